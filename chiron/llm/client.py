@@ -1,0 +1,68 @@
+"""A role's handle on one model: cache first, then the backend; every call lands in the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Sequence
+
+from chiron.llm.cache import CallCache, request_key
+from chiron.llm.ledger import Ledger, Usage
+from chiron.llm.spec import ModelSpec
+from chiron.llm.types import Backend, BackendError, ChatRequest, Completion, Message, Sampling
+
+
+class CachedModel:
+    def __init__(self, spec: ModelSpec, backend: Backend, cache: CallCache, ledger: Ledger, role: str) -> None:
+        self.spec = spec
+        self.backend = backend
+        self.cache = cache
+        self.ledger = ledger
+        self.role = role
+        # Identical requests in flight at once (two mentors proposing the same step) share one call.
+        self._inflight: dict[str, asyncio.Future] = {}
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def sampling(self, temperature: float, max_tokens: int | None = None) -> Sampling:
+        return Sampling(temperature=float(temperature), top_p=self.spec.top_p, top_k=self.spec.top_k,
+                        max_tokens=max_tokens or self.spec.max_tokens)
+
+    async def chat(self, messages: Sequence[Message], *, temperature: float, sample_index: int = 0,
+                   case_id: str = "", max_tokens: int | None = None) -> Completion:
+        request = ChatRequest(self.spec.model, tuple(messages), self.sampling(temperature, max_tokens), sample_index)
+        key = request_key(self.backend.identity, request)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self._account(case_id, Usage(calls=1, cache_hits=1, tokens_in=hit.tokens_in, tokens_out=hit.tokens_out))
+            return hit
+        shared = self._inflight.get(key)
+        if shared is not None:
+            done = await asyncio.shield(shared)
+            self._account(case_id, Usage(calls=1, cache_hits=1, tokens_in=done.tokens_in, tokens_out=done.tokens_out))
+            return Completion(done.text, done.tokens_in, done.tokens_out, cached=True, effective=done.effective)
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        start = time.monotonic()
+        try:
+            completion = await self.backend.complete(request)
+        except BaseException as exc:
+            future.set_exception(exc if isinstance(exc, Exception) else BackendError("cancelled"))
+            future.exception()  # mark retrieved: waiters get it, nobody else is warned about it
+            if isinstance(exc, BackendError):
+                self._account(case_id, Usage(failures=1, wall_s=time.monotonic() - start))
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        self.cache.put(key, completion)
+        future.set_result(completion)
+        self._account(case_id, Usage(
+            calls=1, retries=completion.retries, tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
+            cost_usd=self.spec.cost(completion.tokens_in, completion.tokens_out), wall_s=time.monotonic() - start,
+        ))
+        return completion
+
+    def _account(self, case_id: str, usage: Usage) -> None:
+        self.ledger.record(self.role, self.spec.name, case_id, usage)

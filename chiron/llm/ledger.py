@@ -1,0 +1,65 @@
+"""Cost ledger: calls, cache hits, retries, tokens, dollars and wall time per role / model / case."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class Usage:
+    calls: int = 0  # requests answered (cache hits included)
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0  # calls that failed after every retry
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0  # what the *paid* calls cost; cache hits cost nothing
+    wall_s: float = 0.0
+
+    def add(self, other: "Usage") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["cost_usd"] = round(d["cost_usd"], 6)
+        d["wall_s"] = round(d["wall_s"], 3)
+        return d
+
+
+class Ledger:
+    """Totals per role/model for this process, plus per-case rows until the case is written out."""
+
+    def __init__(self) -> None:
+        self._totals: dict[str, Usage] = defaultdict(Usage)
+        self._cases: dict[str, dict[str, Usage]] = defaultdict(lambda: defaultdict(Usage))
+
+    def record(self, role: str, model: str, case_id: str, usage: Usage) -> None:
+        key = f"{role}/{model}"
+        self._totals[key].add(usage)
+        self._cases[case_id][key].add(usage)
+
+    def pop_case(self, case_id: str) -> dict[str, dict]:
+        """Usage of one case by role/model, for its output line; forgotten afterwards so
+        memory stays flat over thousands of cases."""
+        rows = self._cases.pop(case_id, {})
+        return {k: v.as_dict() for k, v in sorted(rows.items())}
+
+    def by_role_model(self) -> dict[str, dict]:
+        return {k: v.as_dict() for k, v in sorted(self._totals.items())}
+
+    def total(self) -> Usage:
+        t = Usage()
+        for u in self._totals.values():
+            t.add(u)
+        return t
+
+
+def sum_usage(rows: list[dict[str, dict]]) -> dict[str, dict]:
+    """Add up per-case usage dicts (as written in output lines) by role/model."""
+    agg: dict[str, Usage] = defaultdict(Usage)
+    for row in rows:
+        for key, d in row.items():
+            agg[key].add(Usage(**d))
+    return {k: v.as_dict() for k, v in sorted(agg.items())}

@@ -1,0 +1,71 @@
+"""The model spec: one shape for every role (mentor, intern, judge) and every backend."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+BACKENDS = ("openai", "hf", "vllm")
+TINY_KINDS = ("internvl",)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    backend: str
+    model: str
+    # openai backend
+    base_url: str | None = None
+    api_key_env: str | None = None  # the *name* of the environment variable, never the key
+    max_concurrency: int = 64  # calls in flight per endpoint
+    rpm: float | None = None  # requests per minute (None = unlimited)
+    tpm: float | None = None  # tokens per minute, estimated from the prompt (None = unlimited)
+    timeout_s: float = 120.0
+    max_retries: int = 6
+    image_max_side: int = 512  # reference code resizes API images to at most 512 px
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    # cost accounting, USD per million tokens
+    price_in_per_mtok: float = 0.0
+    price_out_per_mtok: float = 0.0
+    # generation defaults (temperature is always set by the role)
+    max_tokens: int = 1024
+    top_p: float = 1.0
+    top_k: int = 0
+    # in-process backends (hf, vllm)
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 8  # requests per micro-batch
+    batch_wait_ms: float = 5.0  # how long a micro-batch waits to fill
+    # set to "internvl" to build a tiny random-weight model at `model` (offline tests and demo)
+    tiny: str | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"model '{self.name}': backend must be one of {BACKENDS}, got {self.backend!r}")
+        if not self.model:
+            raise ValueError(f"model '{self.name}': `model` (hub id, path or served name) is required")
+        if self.max_concurrency < 1:
+            raise ValueError(f"model '{self.name}': max_concurrency must be >= 1")
+        if self.tiny is not None and self.tiny not in TINY_KINDS:
+            raise ValueError(f"model '{self.name}': tiny must be one of {TINY_KINDS}, got {self.tiny!r}")
+        if self.api_key_env is not None and not str(self.api_key_env).replace("_", "").isalnum():
+            raise ValueError(
+                f"model '{self.name}': api_key_env must name an environment variable "
+                "(letters, digits, underscores), not hold a key"
+            )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> "ModelSpec":
+        """Build from a config mapping, rejecting unknown keys so typos fail loudly."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        data = dict(data)
+        data.pop("_target_", None)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"model spec {data.get('name', '?')!r}: unknown keys {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float:
+        return (tokens_in * self.price_in_per_mtok + tokens_out * self.price_out_per_mtok) / 1e6

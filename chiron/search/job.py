@@ -1,0 +1,89 @@
+"""`task=search`: the only place that reads the search's whole config; everything below takes
+plain arguments."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+from typing import Any, Mapping
+
+from omegaconf import DictConfig
+
+from chiron.llm.backends import BackendPool
+from chiron.llm.cache import CallCache
+from chiron.llm.client import CachedModel
+from chiron.llm.ledger import Ledger
+from chiron.llm.spec import ModelSpec
+from chiron.search.case import read_cases
+from chiron.search.mics import SearchSettings, mics_search
+from chiron.search.roles import Roles
+from chiron.search.runner import CaseRunner
+from chiron.search.vanilla import vanilla_search
+from chiron.utils.paths import run_dir
+
+log = logging.getLogger(__name__)
+
+
+def model_specs(group: Mapping[str, Any]) -> list[ModelSpec]:
+    models = group.get("models") or []
+    return [ModelSpec.from_mapping(m) for m in models]
+
+
+def judge_spec(judge: Mapping[str, Any]) -> ModelSpec:
+    return ModelSpec.from_mapping(judge["spec"])
+
+
+def search_settings(search: Mapping[str, Any], seed: int) -> SearchSettings:
+    return SearchSettings(max_depth=int(search["max_depth"]), max_retries=int(search["max_retries"]),
+                          first_depth_steps=int(search["first_depth_steps"]),
+                          competitiveness=str(search["competitiveness"]), seed=int(seed))
+
+
+def build_roles(cfg: DictConfig, pool: BackendPool, cache: CallCache, ledger: Ledger) -> Roles:
+    def handle(spec: ModelSpec, role: str) -> CachedModel:
+        return CachedModel(spec, pool.get(spec), cache, ledger, role)
+
+    return Roles(
+        mentors=[handle(s, "mentor") for s in model_specs(cfg.mentors)],
+        mentor_temperature=float(cfg.mentors.temperature),
+        interns=[handle(s, "intern") for s in model_specs(cfg.interns)],
+        intern_temperatures=[float(t) for t in cfg.interns.temperatures],
+        judge=handle(judge_spec(cfg.judge), "judge"),
+        judge_temperature=float(cfg.judge.temperature),
+    )
+
+
+def run(cfg: DictConfig) -> dict:
+    out_dir = os.path.join(run_dir(cfg), "search")
+    log.info("search outputs: %s", out_dir)
+    summary = asyncio.run(_run(cfg, out_dir))
+    log.info("search finished: %d ok, %d failed (%s)", summary["cases_ok"], summary["cases_failed"], out_dir)
+    return summary
+
+
+async def _run(cfg: DictConfig, out_dir: str) -> dict:
+    settings = search_settings(cfg.search, cfg.seed)
+    method = str(cfg.search.name)
+    if method not in ("mics", "vanilla"):
+        raise ValueError(f"search.name must be 'mics' or 'vanilla', got {method!r}")
+    cache, ledger, pool = CallCache(cfg.paths.cache_dir), Ledger(), BackendPool()
+    try:
+        roles = build_roles(cfg, pool, cache, ledger)
+        if method == "mics":
+            search_fn = functools.partial(mics_search, roles=roles, settings=settings)
+        else:
+            search_fn = functools.partial(vanilla_search, roles=roles, settings=settings,
+                                          mentor_name=cfg.search.get("vanilla_mentor"),
+                                          score_paths=bool(cfg.search.get("score_vanilla_paths", False)))
+        inputs = read_cases(cfg.data.path, cfg.data.image_root, shard=int(cfg.data.shard),
+                            num_shards=int(cfg.data.num_shards), limit=cfg.data.get("limit"))
+        runner = CaseRunner(search_fn, method, out_dir, ledger, int(cfg.search.max_cases_in_flight),
+                            progress=bool(cfg.get("progress", True)))
+        return await runner.run(inputs)
+    finally:
+        await pool.aclose()
+        cache.close()
+
+

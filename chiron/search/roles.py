@@ -1,0 +1,61 @@
+"""The three roles of a search and the intern+judge scoring they share (MICS-Score)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from chiron.llm.client import CachedModel
+from chiron.search.case import Case
+from chiron.search.prompts import intern_messages, judge_messages, judge_says_yes
+from chiron.search.selection import mics_score
+from chiron.search.steps import extract_final_answer
+
+
+@dataclass
+class Roles:
+    mentors: list[CachedModel]
+    mentor_temperature: float
+    interns: list[CachedModel]
+    intern_temperatures: list[float]
+    judge: CachedModel
+    judge_temperature: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.mentors:
+            raise ValueError("mentors.models is empty: MICS needs at least one mentor")
+        if not self.interns or not self.intern_temperatures:
+            raise ValueError("interns.models and interns.temperatures must both be non-empty")
+        names = [m.name for m in self.mentors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"mentor names must be unique, got {names}")
+
+
+async def score_prefix(case: Case, prefix: str, roles: Roles, attempt: int) -> tuple[float, list[dict]]:
+    """Every intern at every temperature finishes `prefix`; the judge checks each answer.
+
+    Returns the MICS-Score and one trace entry per intern run. A run without a parseable final
+    answer is wrong and is never shown to the judge.
+    """
+    runs = await asyncio.gather(*(
+        _intern_run(case, prefix, intern, temperature, roles, attempt)
+        for intern in roles.interns for temperature in roles.intern_temperatures
+    ))
+    return mics_score([r["correct"] for r in runs]), list(runs)
+
+
+async def _intern_run(case: Case, prefix: str, intern: CachedModel, temperature: float,
+                      roles: Roles, attempt: int) -> dict:
+    reply = await intern.chat(intern_messages(case, prefix), temperature=temperature,
+                              sample_index=attempt, case_id=case.rid)
+    answer = extract_final_answer(reply.text)
+    run = {"intern": intern.name, "temperature": temperature, "reply": reply.text, "answer": answer,
+           "parsed": answer is not None, "judge_reply": None, "correct": False}
+    if answer is None:
+        return run
+    # The verdict on a given answer does not depend on the attempt, so it is always draw 0.
+    verdict = await roles.judge.chat(judge_messages(case, answer), temperature=roles.judge_temperature,
+                                     sample_index=0, case_id=case.rid)
+    run["judge_reply"] = verdict.text
+    run["correct"] = judge_says_yes(verdict.text)
+    return run

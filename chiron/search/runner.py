@@ -1,0 +1,151 @@
+"""Runs a search over many cases at once, writing each case's line as soon as it finishes.
+
+Resuming is reading: cases already in records.jsonl, or failed for a reason that would recur
+(bad record, search failure), are skipped; failures from exhausted API retries are tried again,
+and their finished calls replay from the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Iterable
+
+from tqdm.auto import tqdm
+
+from chiron.llm.ledger import Ledger, sum_usage
+from chiron.llm.types import BackendError
+from chiron.search.case import BadRecord, Case
+from chiron.search.mics import SearchResult
+from chiron.search.records import bad_record_failure, failure_record, reference_record, success_record
+from chiron.utils.jsonl import JsonlAppender, atomic_write_json, atomic_write_jsonl, read_jsonl
+
+log = logging.getLogger(__name__)
+
+SearchFn = Callable[[Case], Awaitable[tuple[SearchResult, list[dict]]]]
+
+RECORDS, FAILED, REFERENCE, SUMMARY = "records.jsonl", "failed.jsonl", "reference.jsonl", "summary.json"
+
+
+@dataclass
+class CaseRunner:
+    search_fn: SearchFn
+    method: str
+    out_dir: str
+    ledger: Ledger
+    max_cases_in_flight: int = 16
+    progress: bool = True
+
+    async def run(self, inputs: Iterable[Case | BadRecord]) -> dict:
+        os.makedirs(self.out_dir, exist_ok=True)
+        finished = finished_ids(self.out_dir)
+        records = JsonlAppender(os.path.join(self.out_dir, RECORDS))
+        failed = JsonlAppender(os.path.join(self.out_dir, FAILED))
+        pending, seen = [], set()
+        for item in inputs:
+            if isinstance(item, BadRecord) or item.rid in seen:
+                # A duplicate gets its own id so its failure never shadows the first case's.
+                row = bad_record_failure(item) if isinstance(item, BadRecord) else failure_record(
+                    f"{item.rid}@duplicate", "bad_record", "duplicate rid: an earlier line has the same id",
+                    retryable=False)
+                if row["rid"] not in finished:
+                    failed.write(row)
+                    finished.add(row["rid"])
+                continue
+            seen.add(item.rid)
+            if item.rid not in finished:
+                pending.append(item)
+        start = time.monotonic()
+        bar = tqdm(total=len(pending), desc=f"{self.method} search", unit="case", disable=not self.progress)
+        self._counts = Counter()
+        queue = iter(pending)
+
+        async def worker() -> None:
+            for case in queue:  # next() never interleaves: the iterator is advanced between awaits
+                await self._one(case, records, failed)
+                bar.update(1)
+                bar.set_postfix(self._postfix(), refresh=False)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(max(1, min(self.max_cases_in_flight, len(pending))))))
+        finally:
+            bar.close()
+            records.close()
+            failed.close()
+        return write_summary(self.out_dir, self.ledger, wall_s=time.monotonic() - start,
+                             searched_now=len(pending), skipped=len(finished & seen))
+
+    async def _one(self, case: Case, records: JsonlAppender, failed: JsonlAppender) -> None:
+        start = time.monotonic()
+        try:
+            result, attempts = await self.search_fn(case)
+        except BackendError as exc:
+            failed.write(failure_record(case.rid, "error", str(exc), retryable=True, usage=self.ledger.pop_case(case.rid)))
+            self._counts["failed"] += 1
+            return
+        except Exception as exc:  # a bug must not take the other cases down, but must be loud
+            log.error("case %s crashed:\n%s", case.rid, traceback.format_exc())
+            failed.write(failure_record(case.rid, "error", f"{type(exc).__name__}: {exc}", retryable=True,
+                                        usage=self.ledger.pop_case(case.rid)))
+            self._counts["failed"] += 1
+            return
+        usage = self.ledger.pop_case(case.rid)
+        if result.succeeded:
+            records.write(success_record(case, result, attempts, self.method, usage, time.monotonic() - start))
+            self._counts["ok"] += 1
+        else:
+            reason = {"all_zero": "every candidate scored 0", "no_step": "no mentor wrote a usable step"}
+            failed.write(failure_record(
+                case.rid, "search_failed", f"{reason.get(result.status, result.status)} "
+                f"(after {len(attempts)} attempt(s))", retryable=False, usage=usage, attempts=attempts))
+            self._counts["failed"] += 1
+
+    def _postfix(self) -> dict:
+        total = self.ledger.total()
+        return {"ok": self._counts["ok"], "fail": self._counts["failed"], "calls": total.calls,
+                "hits": total.cache_hits, "cost": f"${total.cost_usd:.4f}"}
+
+
+def finished_ids(out_dir: str) -> set[str]:
+    done = {r["rid"] for r in read_jsonl(os.path.join(out_dir, RECORDS)) if "rid" in r}
+    latest_failure: dict[str, dict] = {}
+    for row in read_jsonl(os.path.join(out_dir, FAILED)):
+        latest_failure[row.get("rid")] = row
+    done |= {rid for rid, row in latest_failure.items() if not row.get("retryable")}
+    return done
+
+
+def write_summary(out_dir: str, ledger: Ledger | None, wall_s: float, searched_now: int, skipped: int) -> dict:
+    """Summary and reference export, rebuilt from the line files so they always agree with them."""
+    records = list(read_jsonl(os.path.join(out_dir, RECORDS)))
+    ok_ids = {r["rid"] for r in records}
+    failures: dict[str, dict] = {}
+    for row in read_jsonl(os.path.join(out_dir, FAILED)):
+        if row.get("rid") not in ok_ids:
+            failures[row.get("rid")] = row  # the latest line for a case wins
+    atomic_write_jsonl(os.path.join(out_dir, REFERENCE), (reference_record(r) for r in records))
+    summary = {
+        "cases_ok": len(records),
+        "cases_failed": len(failures),
+        "by_status": dict(Counter(r["status"] for r in records)),
+        "failures_by_kind": dict(Counter(f.get("kind", "?") for f in failures.values())),
+        "retryable_failures": sum(1 for f in failures.values() if f.get("retryable")),
+        "mean_path_score_final": _mean([r["path_scores"][-1] for r in records if r.get("path_scores")]),
+        "usage_all_runs": sum_usage([r.get("usage", {}) for r in records] + [f.get("usage", {}) for f in failures.values()]),
+        "this_run": {
+            "searched": searched_now, "skipped_as_finished": skipped, "wall_s": round(wall_s, 3),
+            "usage": ledger.by_role_model() if ledger else {},
+            "total": ledger.total().as_dict() if ledger else {},
+        },
+    }
+    atomic_write_json(os.path.join(out_dir, SUMMARY), summary)
+    return summary
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
