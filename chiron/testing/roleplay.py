@@ -1,0 +1,71 @@
+"""A deterministic stand-in for real mentors, interns and a judge behind the fake server.
+
+The role comes from the model name's prefix (mentor*, intern*, judge*). Mentors write steps
+that, from step 2 on, point towards the correct answer; an intern that sees such a hint
+answers correctly with a chance that grows with the prefix length, decided by a hash of its
+prompt and temperature, so every run gives the same verdicts. Some intern replies omit the
+final-answer marker, to exercise the unparseable path. Used by integration tests and the
+throughput benchmark; not a model of anything medical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_STEP = re.compile(r"### Step \d+:")
+_HINT = re.compile(r"pointing towards (.+?)\.(?:\n|$)")
+FINAL = "### The final answer is:"
+
+
+def _uniform(*parts: object) -> float:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _text_of(messages: list[dict]) -> str:
+    content = messages[-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "\n".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
+def _section(text: str, head: str, stop: str) -> str:
+    tail = text.split(head, 1)[-1]
+    return tail.split(stop, 1)[0].strip()
+
+
+def respond(model: str, messages: list[dict], temperature: float) -> str:
+    text = _text_of(messages)
+    if model.startswith("mentor"):
+        return _mentor(model, text)
+    if model.startswith("intern"):
+        return _intern(model, text, temperature)
+    if model.startswith("judge"):
+        correct = _section(text, "Correct answer:", "Model answer:").lower()
+        given = text.rsplit("Model answer:", 1)[-1].strip().lower()
+        return "Yes" if given == correct else "No"
+    return f"Unknown role for model {model!r}.\n{FINAL} unknown"
+
+
+def _mentor(model: str, text: str) -> str:
+    answer = _section(text, "Correct answer (for you only):", "Reasoning so far:")
+    done = len(_STEP.findall(_section(text, "Reasoning so far:", "Now continue")))
+    total = max(done + 1, 3 + int(_uniform(model, text) * 3))
+    steps = []
+    for n in range(done + 1, total + 1):
+        hint = f" pointing towards {answer}." if n >= 2 and _uniform(model, n, text) < 0.8 else "."
+        steps.append(f"### Step {n}: Observation {n} by {model} on the findings{hint}")
+    return "\n\n".join(steps + [f"{FINAL} {answer}"])
+
+
+def _intern(model: str, text: str, temperature: float) -> str:
+    prefix = _section(text, "Partial reasoning:", "\u0000")
+    hints = _HINT.findall(prefix)
+    roll = _uniform(model, temperature, prefix)
+    if roll < 0.08:
+        return "The findings are unclear and I cannot conclude."  # no marker: unparseable
+    n_steps = len(_STEP.findall(prefix))
+    if hints and roll < 0.3 + 0.2 * n_steps:
+        return f"Following the reasoning above.\n{FINAL} {hints[-1]}"
+    return f"Considering the images.\n{FINAL} a different diagnosis"
