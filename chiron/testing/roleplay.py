@@ -1,7 +1,7 @@
 """A deterministic stand-in for real mentors, interns and a judge behind the fake server.
 
 The role comes from the model name's prefix (mentor*, intern*, judge*). Mentors write steps
-that, from step 2 on, point towards the correct answer; an intern that sees such a hint
+that often point towards the correct answer; an intern that sees such a hint
 answers correctly with a chance that grows with the prefix length, decided by a hash of its
 prompt and temperature, so every run gives the same verdicts. Some intern replies omit the
 final-answer marker, to exercise the unparseable path. Used by integration tests and the
@@ -54,7 +54,7 @@ def _mentor(model: str, text: str) -> str:
     total = max(done + 1, 3 + int(_uniform(model, text) * 3))
     steps = []
     for n in range(done + 1, total + 1):
-        hint = f" pointing towards {answer}." if n >= 2 and _uniform(model, n, text) < 0.8 else "."
+        hint = f" pointing towards {answer}." if _uniform(model, n, text) < (0.6 if n == 1 else 0.85) else "."
         steps.append(f"### Step {n}: Observation {n} by {model} on the findings{hint}")
     return "\n\n".join(steps + [f"{FINAL} {answer}"])
 
