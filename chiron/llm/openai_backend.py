@@ -1,0 +1,226 @@
+"""Backend for any OpenAI-compatible chat endpoint (OpenAI, Gemini/Claude gateways, `vllm serve`).
+
+One instance serves one (base_url, api_key_env) pair; every role using that endpoint shares its
+concurrency limit and rate limiters. Retries are ours (tenacity), not the SDK's, so that an empty
+reply is retried like a 429 and the retry count reaches the ledger.
+
+The API key is read from the environment on each call and never stored in `identity`, logs or
+exception messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import openai
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from chiron.llm.images import image_data_url
+from chiron.llm.spec import ModelSpec
+from chiron.llm.types import BackendError, ChatRequest, Completion, Message
+
+# Local servers (vllm serve, the fake test server) accept any key; the SDK insists on one.
+PLACEHOLDER_KEY = "EMPTY"
+TOKENS_PER_IMAGE = 256  # rough prompt cost of one resized image, for the tpm estimate
+RETRYABLE_4XX = (408, 409, 429)
+
+
+class EmptyReplyError(Exception):
+    """The server answered 200 but with nothing usable; worth asking again."""
+
+
+class OpenAIBackend:
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.identity = f"openai|{spec.base_url or 'default'}"
+        # Tests replace this with tenacity's wait_none() to keep retries instant.
+        self.retry_wait = wait_random_exponential(multiplier=0.5, max=30)
+        self._client: openai.AsyncOpenAI | None = None
+        self._client_key: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._rpm: AsyncLimiter | None = None
+        self._tpm: AsyncLimiter | None = None
+
+    # -- public ----------------------------------------------------------------------------
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        self._bind_loop()
+        key = self._read_key()
+        client = self._client_for(key)
+        messages = await _render_messages(request.messages, self.spec.image_max_side)
+        params, effective = self._build_params(request, messages)
+        estimate = _estimate_tokens(request)
+        attempts = 0
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.spec.max_retries + 1),
+            wait=self.retry_wait,
+            retry=retry_if_exception(_is_transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    completion = await self._attempt(client, params, estimate, request)
+        except (openai.APIError, EmptyReplyError) as exc:
+            # `from None`: the SDK error holds the HTTP request, whose headers carry the key.
+            raise BackendError(self._failure_message(request.model, exc, attempts, key)) from None
+        completion.retries = attempts - 1
+        completion.effective = effective
+        return completion
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client, self._client_key = self._client, None, None
+            await client.close()
+
+    # -- one attempt -----------------------------------------------------------------------
+
+    async def _attempt(self, client: openai.AsyncOpenAI, params: dict, estimate: int,
+                       request: ChatRequest) -> Completion:
+        # The slot is held per attempt, so a call backing off between attempts frees it.
+        async with self._semaphore:
+            if self._rpm is not None:
+                await self._rpm.acquire()
+            if self._tpm is not None:
+                await self._tpm.acquire(min(estimate, self._tpm.max_rate))
+            response = await client.chat.completions.create(**params, timeout=self.spec.timeout_s)
+        return _to_completion(response, request)
+
+    # -- setup helpers ---------------------------------------------------------------------
+
+    def _bind_loop(self) -> None:
+        """(Re)create loop-bound primitives when first used, or when used from a new event loop."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        self._loop = loop
+        self._semaphore = asyncio.Semaphore(self.spec.max_concurrency)
+        self._rpm = _rpm_limiter(self.spec.rpm)
+        self._tpm = AsyncLimiter(self.spec.tpm, 60) if self.spec.tpm else None
+        # The old client's connections belong to the old loop; drop it rather than reuse it.
+        self._client, self._client_key = None, None
+
+    def _read_key(self) -> str:
+        name = self.spec.api_key_env
+        if name is None:
+            return PLACEHOLDER_KEY
+        key = os.environ.get(name)
+        if not key:
+            raise BackendError(
+                f"model {self.spec.name!r}: environment variable {name} is not set "
+                f"(it should hold the API key for {self.spec.base_url or 'the default OpenAI endpoint'})"
+            )
+        return key
+
+    def _client_for(self, key: str) -> openai.AsyncOpenAI:
+        """The shared client, built on first use; a rotated key gets a copy sharing its connections."""
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                api_key=key, base_url=self.spec.base_url, max_retries=0, timeout=self.spec.timeout_s
+            )
+            self._client_key = key
+        if key != self._client_key:
+            return self._client.with_options(api_key=key)
+        return self._client
+
+    def _build_params(self, request: ChatRequest, messages: list[dict]) -> tuple[dict, dict]:
+        """The create() arguments, plus the provenance record of what was actually sent."""
+        s = request.sampling
+        sampling: dict[str, Any] = {
+            "temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens,
+        }
+        if s.seed is not None:
+            sampling["seed"] = s.seed
+        extra = dict(self.spec.extra_body)
+        if s.top_k > 0:
+            # Not an OpenAI parameter; vLLM and most gateways read it from the body.
+            extra["top_k"] = s.top_k
+        params = {"model": request.model, "messages": messages, **sampling}
+        if extra:
+            params["extra_body"] = extra
+        effective = {"model": request.model, **sampling}
+        if extra:
+            effective["extra_body"] = extra
+        return params, effective
+
+    def _failure_message(self, model: str, exc: BaseException, attempts: int, key: str) -> str:
+        status = getattr(exc, "status_code", None)
+        what = type(exc).__name__ + (f" (HTTP {status})" if status is not None else "")
+        detail = _scrub(str(exc), key)[:300]
+        return (f"model {model!r} at {self.identity}: gave up after {attempts} attempt(s); "
+                f"last error {what}: {detail}")
+
+
+# -- pure helpers ----------------------------------------------------------------------------
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Worth another attempt: rate limits, server errors, timeouts, dropped connections, empty replies."""
+    if isinstance(exc, (EmptyReplyError, openai.APIConnectionError)):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code >= 500 or exc.status_code in RETRYABLE_4XX
+    return False
+
+
+def _rpm_limiter(rpm: float | None) -> AsyncLimiter | None:
+    """A bucket holding about one second of requests: smooth pacing instead of a minute-sized burst."""
+    if not rpm:
+        return None
+    burst = max(1.0, rpm / 60.0)
+    return AsyncLimiter(burst, burst * 60.0 / rpm)
+
+
+def to_openai_messages(messages: tuple[Message, ...], max_side: int) -> list[dict]:
+    """OpenAI chat format: plain string content, or images (as PNG data URLs) before the text."""
+    return [_message_payload(m, max_side) for m in messages]
+
+
+def _message_payload(message: Message, max_side: int) -> dict:
+    if not message.images:
+        return {"role": message.role, "content": message.text}
+    parts: list[dict] = [
+        {"type": "image_url", "image_url": {"url": image_data_url(path, max_side)}} for path in message.images
+    ]
+    parts.append({"type": "text", "text": message.text})
+    return {"role": message.role, "content": parts}
+
+
+async def _render_messages(messages: tuple[Message, ...], max_side: int) -> list[dict]:
+    # Encoding images is CPU work (memoized afterwards); keep it off the event loop.
+    if any(m.images for m in messages):
+        return await asyncio.to_thread(to_openai_messages, messages, max_side)
+    return to_openai_messages(messages, max_side)
+
+
+def _estimate_tokens(request: ChatRequest) -> int:
+    chars = sum(len(m.text) for m in request.messages)
+    images = sum(len(m.images) for m in request.messages)
+    return chars // 4 + TOKENS_PER_IMAGE * images + request.sampling.max_tokens
+
+
+def _to_completion(response: Any, request: ChatRequest) -> Completion:
+    choices = getattr(response, "choices", None) or []
+    message = getattr(choices[0], "message", None) if choices else None
+    text = getattr(message, "content", None) if message is not None else None
+    if not isinstance(text, str) or not text.strip():
+        raise EmptyReplyError("the server returned no usable text")
+    usage = getattr(response, "usage", None)
+    if usage is not None and usage.prompt_tokens is not None:
+        tokens_in, tokens_out = int(usage.prompt_tokens), int(usage.completion_tokens or 0)
+    else:
+        tokens_in = sum(len(m.text) for m in request.messages) // 4
+        tokens_out = len(text) // 4
+    return Completion(text=text, tokens_in=tokens_in, tokens_out=tokens_out)
+
+
+def _scrub(text: str, key: str | None) -> str:
+    """Remove the key from an error text, in case a server echoes it back."""
+    if key and key != PLACEHOLDER_KEY and key in text:
+        text = text.replace(key, "***")
+    return text
