@@ -107,6 +107,8 @@ class ServerState:
     data_url_images: int = 0
     recent_params: list[dict] = field(default_factory=list)  # request bodies minus messages
 
+    answered: int = 0  # successful replies written out in full (the calls a client paid for and got)
+
     def next_fault(self) -> str:
         # Faults are consumed in arrival order, one per request.
         index = self.total - 1
@@ -124,6 +126,7 @@ class ServerState:
             "auth_missing_count": self.auth_missing_count,
             "auth_bad_count": self.auth_bad_count,
             "images_seen": self.images_seen,
+            "answered": self.answered,
             "data_url_images": self.data_url_images,
             "last_params": self.recent_params[-1] if self.recent_params else None,
             "recent_params": list(self.recent_params),
@@ -225,7 +228,14 @@ def build_app(state: ServerState):
             messages = body.get("messages") or []
             temperature = float(body.get("temperature", 1.0))
             text = "" if fault == "empty" else state.responder(model, messages, temperature)
-            return web.json_response(_completion_body(model, text, messages))
+            response = web.json_response(_completion_body(model, text, messages))
+            # Written here rather than after returning, to count only replies that reached the
+            # client: a request cut off by a killed client was never a finished call.
+            await response.prepare(request)
+            await response.write_eof()
+            if fault == "ok":
+                state.answered += 1
+            return response
         finally:
             state.processing -= 1
 

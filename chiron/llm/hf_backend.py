@@ -1,0 +1,302 @@
+"""In-process Hugging Face backend: one model in memory, requests micro-batched into `generate` calls.
+
+Requests from many coroutines are gathered by `MicroBatcher`; each batch is split into groups that
+share the same `Sampling` (one `generate` call can only use one set of decoding parameters), and
+each group is rendered with the processor's chat template, left-padded and generated together.
+
+Decoding parameters are always passed explicitly. `generate` fills every parameter we leave as
+`None` from the checkpoint's own `generation_config.json` (and then from library defaults such as
+top_k=50), so a checkpoint shipping e.g. `top_k=1` would otherwise silently turn temperature
+sampling into greedy decoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from chiron.llm.images import check_image, load_rgb
+from chiron.llm.microbatch import MicroBatcher
+from chiron.llm.spec import ModelSpec
+from chiron.llm.tiny import ensure_tiny_model, load_processor
+from chiron.llm.types import BackendError, ChatRequest, Completion, Sampling
+
+
+class HFBackend:
+    """`Backend` over a transformers model held in this process (CPU or one GPU)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        import torch
+
+        self.spec = spec
+        if spec.tiny:
+            ensure_tiny_model(spec.model, spec.tiny, spec.seed)
+        self.device = resolve_device(spec.device)
+        self.dtype = resolve_dtype(spec.dtype, self.device)
+        self.model, self.processor, self.multimodal = _load(spec.model, self.dtype)
+        self.model.to(self.device)
+        self.model.eval()
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        # Decoder-only batches must be padded on the left so every row ends where generation starts.
+        self.tokenizer.padding_side = "left"
+        self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else self.eos_ids[0]
+        self.identity = f"hf|{spec.model}|{str(self.dtype).removeprefix('torch.')}"
+        self._torch = torch
+        self._batcher = MicroBatcher(self._run_batch, batch_size=spec.batch_size, wait_ms=spec.batch_wait_ms)
+        self._closed = False
+
+    # -- Backend protocol -------------------------------------------------------------------
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        if self._closed:
+            raise BackendError(f"{self.identity}: backend is closed")
+        # Check images here, per request, so one unreadable file fails its own request only
+        # instead of every request that happens to share its micro-batch.
+        try:
+            await asyncio.to_thread(self._check_request, request)
+        except ValueError as exc:
+            raise BackendError(f"{self.identity}: {exc}") from exc
+        try:
+            return await self._batcher.submit(request)
+        except BackendError:
+            raise
+        except Exception as exc:  # generate/processor failures reach every waiter of the batch
+            raise BackendError(f"{self.identity}: generation failed: {exc!r}") from exc
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._batcher.aclose()
+        # Drop the weights now rather than whenever the backend object happens to be collected.
+        self.model = None
+        gc.collect()
+        if self._torch.cuda.is_available():
+            self._torch.cuda.empty_cache()
+
+    # -- batching ---------------------------------------------------------------------------
+
+    def _check_request(self, request: ChatRequest) -> None:
+        paths = [p for m in request.messages for p in m.images]
+        if paths and not self.multimodal:
+            raise ValueError(f"model {self.spec.model} is text-only; the request has {len(paths)} image(s)")
+        for path in paths:
+            check_image(path)
+
+    def _run_batch(self, requests: list[ChatRequest]) -> list[Completion]:
+        """Runs in a worker thread: one `generate` call per distinct Sampling in the batch."""
+        results: list[Completion | None] = [None] * len(requests)
+        for sampling, indices in group_by_sampling(requests).items():
+            group = [requests[i] for i in indices]
+            for i, completion in zip(indices, self._generate_group(group, sampling)):
+                results[i] = completion
+        return results  # type: ignore[return-value]
+
+    def _generate_group(self, group: list[ChatRequest], sampling: Sampling) -> list[Completion]:
+        torch = self._torch
+        inputs = self._encode(group)
+        plan = decoding_plan(sampling, self.spec.seed, group[0])
+        config = self._generation_config(plan)
+        prompt_len = inputs["input_ids"].shape[1]
+        # fork_rng keeps our per-group seed from disturbing (or being disturbed by) the global
+        # torch RNG stream other code relies on; generate() takes no generator argument.
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.inference_mode(), torch.random.fork_rng(devices=devices):
+            if plan.seed is not None:
+                torch.manual_seed(plan.seed)
+            output = self.model.generate(**inputs, generation_config=config)
+        new_tokens = output[:, prompt_len:].tolist()
+        prompt_lens = inputs["attention_mask"].sum(dim=1).tolist()
+        return [self._completion(row, int(n_in), plan) for row, n_in in zip(new_tokens, prompt_lens)]
+
+    def _encode(self, group: list[ChatRequest]) -> Any:
+        conversations = [self._conversation(r) for r in group]
+        if self.multimodal:
+            inputs = self.processor.apply_chat_template(
+                conversations,
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=True,
+                return_tensors="pt",
+                processor_kwargs={"padding": True, "padding_side": "left"},
+            )
+        else:
+            inputs = self.tokenizer.apply_chat_template(
+                conversations,
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=True,
+                return_tensors="pt",
+                padding=True,
+            )
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        return inputs
+
+    def _conversation(self, request: ChatRequest) -> list[dict]:
+        if not self.multimodal:
+            # Text-only chat templates generally expect plain-string content.
+            return [{"role": m.role, "content": m.text} for m in request.messages]
+        turns = []
+        for m in request.messages:
+            parts: list[dict] = [{"type": "image", "image": load_rgb(p)} for p in m.images]
+            parts.append({"type": "text", "text": m.text})
+            turns.append({"role": m.role, "content": parts})
+        return turns
+
+    def _generation_config(self, plan: "DecodingPlan") -> Any:
+        from transformers import GenerationConfig
+
+        return GenerationConfig(**plan.generate_kwargs(), eos_token_id=self.eos_ids, pad_token_id=self.pad_id)
+
+    def _completion(self, row: list[int], tokens_in: int, plan: "DecodingPlan") -> Completion:
+        kept = _through_first_eos(row, set(self.eos_ids))
+        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        return Completion(text=text, tokens_in=tokens_in, tokens_out=len(kept), effective=plan.effective())
+
+
+# -- decoding parameters --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecodingPlan:
+    do_sample: bool
+    temperature: float
+    top_p: float
+    top_k: int
+    max_new_tokens: int
+    seed: int | None  # torch seed set before the group's generate; None when greedy
+
+    def generate_kwargs(self) -> dict:
+        # Knobs that reshape the distribution are pinned to neutral so the checkpoint's values
+        # (e.g. repetition_penalty=1.05) cannot leak in through generate()'s None-filling.
+        kwargs = dict(
+            do_sample=self.do_sample,
+            max_new_tokens=self.max_new_tokens,
+            num_beams=1,
+            repetition_penalty=1.0,
+            no_repeat_ngram_size=0,
+        )
+        if self.do_sample:
+            # top_k=0 (not None) disables top-k: None would be filled with the checkpoint's value
+            # or the library default of 50.
+            kwargs.update(
+                temperature=self.temperature,
+                top_p=self.top_p,
+                top_k=self.top_k,
+                typical_p=1.0,
+                min_p=0.0,
+                epsilon_cutoff=0.0,
+                eta_cutoff=0.0,
+            )
+        return kwargs
+
+    def effective(self) -> dict:
+        return dict(
+            do_sample=self.do_sample,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            max_new_tokens=self.max_new_tokens,
+            seed=self.seed,
+        )
+
+
+def decoding_plan(sampling: Sampling, spec_seed: int, first: ChatRequest) -> DecodingPlan:
+    """Turn a Sampling into explicit generate parameters (greedy when temperature <= 0)."""
+    if sampling.greedy:
+        return DecodingPlan(False, 0.0, 1.0, 0, sampling.max_tokens, None)
+    return DecodingPlan(
+        do_sample=True,
+        temperature=float(sampling.temperature),
+        top_p=float(sampling.top_p),
+        top_k=max(0, int(sampling.top_k)),
+        max_new_tokens=sampling.max_tokens,
+        seed=group_seed(spec_seed, sampling, first),
+    )
+
+
+def group_seed(spec_seed: int, sampling: Sampling, first: ChatRequest) -> int:
+    """A stable seed for one group's generate call.
+
+    generate() draws from the global torch RNG, so all rows of a group share one stream: a row's
+    sample depends on the group it landed in. We key the seed on the group's first request (its
+    messages and sample_index), the sampling seed and the spec seed, so a rerun that forms the same
+    groups reproduces the same samples, and a new sample_index gives a fresh draw.
+    """
+    key = repr((spec_seed, sampling.seed, first.sample_index, first.model, first.messages))
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") & (2**63 - 1)
+
+
+def group_by_sampling(requests: list[ChatRequest]) -> dict[Sampling, list[int]]:
+    """Indices of requests per distinct Sampling, in first-seen order."""
+    groups: dict[Sampling, list[int]] = {}
+    for i, request in enumerate(requests):
+        groups.setdefault(request.sampling, []).append(i)
+    return groups
+
+
+def _through_first_eos(row: list[int], eos: set[int]) -> list[int]:
+    # Tokens after the first eos are padding added once other rows were still generating.
+    for i, token in enumerate(row):
+        if token in eos:
+            return row[: i + 1]
+    return row
+
+
+# -- loading --------------------------------------------------------------------------------------
+
+
+def resolve_device(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve_dtype(name: str, device: Any) -> Any:
+    import torch
+
+    if name == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"unknown dtype {name!r}")
+    return dtype
+
+
+def _load(name: str, dtype: Any) -> tuple[Any, Any, bool]:
+    """(model, processor-or-tokenizer, multimodal). Vision-language first, text-only as fallback."""
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
+
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
+    except ValueError as vlm_error:  # the config is not an image-text-to-text architecture
+        try:
+            model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
+        except ValueError as lm_error:
+            raise BackendError(f"cannot load {name!r} as a VLM ({vlm_error}) or a causal LM ({lm_error})")
+        return model, AutoTokenizer.from_pretrained(name), False
+    return model, load_processor(name), True
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Every id that ends a turn: the checkpoint's generation_config eos (may be a list) + the tokenizer's."""
+    ids: list[int] = []
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    if configured is not None:
+        ids.extend(configured if isinstance(configured, list) else [configured])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    if not ids:
+        raise BackendError("model has no eos token; generation could never stop early")
+    return ids

@@ -1,0 +1,189 @@
+"""Search throughput against a local OpenAI-compatible server with a fixed latency per call.
+
+    python experiments/benchmarks/search_throughput.py [--cases 48] [--latency 0.2] [--capacity 64]
+
+Prints, for the MICS search over `--cases` cases (the demo cases repeated under new ids):
+- wall time vs the reference schedule (every call one after another: calls x latency),
+- achieved calls/s vs the server's capacity (capacity / latency),
+- calls and tokens per case,
+- orchestration CPU per call (search + cache + ledger, measured with an instant in-process
+  backend so HTTP and the fake server are not counted),
+- calls re-paid after a kill -9 and resume (calls still in flight at the kill are not "finished").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from chiron.llm.cache import CallCache
+from chiron.llm.client import CachedModel
+from chiron.llm.ledger import Ledger
+from chiron.llm.openai_backend import to_openai_messages
+from chiron.llm.spec import ModelSpec
+from chiron.llm.types import ChatRequest, Completion
+from chiron.search.case import read_cases
+from chiron.search.mics import SearchSettings, mics_search
+from chiron.search.roles import Roles
+from chiron.search.runner import CaseRunner
+from chiron.testing.fake_openai import running_server
+from chiron.testing.roleplay import respond
+from chiron.utils.paths import package_path
+
+ROOT = Path(__file__).resolve().parents[2]
+MENTORS, INTERNS, JUDGE = ["mentor-a", "mentor-b", "mentor-c"], ["intern-a", "intern-b", "intern-c"], "judge-x"
+
+
+def make_cases(n: int, folder: Path) -> tuple[str, str]:
+    demo = [json.loads(line) for line in open(package_path("data/demo/cases.jsonl"))]
+    rows = []
+    for i in range(n):
+        row = dict(demo[i % len(demo)])
+        row["rid"] = f"bench-{i:04d}"
+        # a distinct question per case, so repeated demo cases do not share cached calls
+        row["messages"] = [dict(row["messages"][0]), row["messages"][1]]
+        row["messages"][0]["content"] += f" (Case {i}.)"
+        rows.append(json.dumps(row))
+    path = folder / "cases.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    return str(path), package_path("data/demo/images")
+
+
+def overrides(base_url: str, out: Path, concurrency: int) -> list[str]:
+    def spec(name):
+        return f"{{name:{name},backend:openai,model:{name},base_url:'{base_url}',max_concurrency:{concurrency}}}"
+
+    return ["mentors=openai_compatible", "interns=openai_compatible", "judge=openai_compatible",
+            f"mentors.models=[{','.join(spec(m) for m in MENTORS)}]",
+            f"interns.models=[{','.join(spec(m) for m in INTERNS)}]",
+            f"judge.spec={spec(JUDGE)}", f"paths.output_dir={out}", "progress=false",
+            "search.max_cases_in_flight=64"]
+
+
+def run_cli(args: list[str], data: tuple[str, str], run_name: str, wait: bool = True):
+    cmd = [sys.executable, str(ROOT / "run.py"), "data=reference", f"data.path={data[0]}",
+           f"data.image_root={data[1]}", f"run_name={run_name}", *args]
+    if wait:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def throughput(n_cases: int, latency: float, capacity: int, tmp: Path) -> dict:
+    data = make_cases(n_cases, tmp)
+    with running_server(latency_s=latency, capacity=capacity, responder="chiron.testing.roleplay:respond") as srv:
+        server = psutil.Process(srv.process.pid)
+        server0 = sum(server.cpu_times()[:2])
+        usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run_cli(overrides(srv.base_url, tmp / "tp", capacity), data, "tp")
+        usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server_cpu = sum(server.cpu_times()[:2]) - server0
+        calls = srv.stats()["total"]
+    client_cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+    summary = json.loads((tmp / "tp" / "search" / "runs" / "tp" / "search" / "summary.json").read_text())
+    wall = summary["this_run"]["wall_s"]  # the search itself, not interpreter start-up
+    tokens = sum(u["tokens_in"] + u["tokens_out"] for u in summary["usage_all_runs"].values())
+    return {"cases": n_cases, "ok": summary["cases_ok"], "failed": summary["cases_failed"], "calls": calls,
+            "wall_s": wall, "sequential_s": calls * latency, "calls_per_s": calls / wall,
+            "capacity_calls_per_s": capacity / latency, "tokens": tokens, "client_cpu_s": client_cpu,
+            "server_cpu_s": server_cpu}
+
+
+def kill_and_resume(n_cases: int, latency: float, capacity: int, tmp: Path, clean_calls: int) -> dict:
+    """Calls re-paid = calls of the killed + resumed run - calls of a clean run - calls the
+    server never answered in full before the kill (those were not finished)."""
+    data = make_cases(n_cases, tmp)
+    with running_server(latency_s=latency, capacity=capacity, responder="chiron.testing.roleplay:respond") as srv:
+        args = overrides(srv.base_url, tmp / "killed", capacity)
+        proc = run_cli(args, data, "k", wait=False)
+        records = tmp / "killed" / "search" / "runs" / "k" / "search" / "records.jsonl"
+        while proc.poll() is None and (not records.exists() or len(records.read_text().splitlines()) < n_cases // 3):
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        time.sleep(latency + 0.5)  # let the server finish (or drop) what was in flight
+        finished_before = len(records.read_text().splitlines())
+        before = srv.stats()
+        run_cli(args, data, "k")
+        total = srv.stats()["total"]
+    unfinished = before["total"] - before["answered"]
+    return {"finished_before_kill": finished_before, "calls_before_kill": before["total"],
+            "unfinished_at_kill": unfinished, "calls_after": total - before["total"],
+            "repaid_finished": total - clean_calls - unfinished}
+
+
+class InstantBackend:
+    """The role-play responder in process, no HTTP: isolates our own per-call CPU cost."""
+
+    identity = "instant"
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        messages = to_openai_messages(request.messages, 64)
+        return Completion(respond(request.model, messages, request.sampling.temperature), 100, 20)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def orchestration_cpu(n_cases: int, tmp: Path) -> dict:
+    path, root = make_cases(n_cases, tmp)
+    ledger, cache, backend = Ledger(), CallCache(str(tmp / "cpu-cache")), InstantBackend()
+
+    def model(name, role):
+        return CachedModel(ModelSpec(name=name, backend="openai", model=name), backend, cache, ledger, role)
+
+    roles = Roles([model(m, "mentor") for m in MENTORS], 0.7, [model(m, "intern") for m in INTERNS], [0.3, 1.2],
+                  model(JUDGE, "judge"))
+    fn = functools.partial(mics_search, roles=roles, settings=SearchSettings())
+    runner = CaseRunner(fn, "mics", str(tmp / "cpu" / "search"), ledger, 64, progress=False)
+    cpu0 = time.process_time()
+    asyncio.run(runner.run(read_cases(path, root)))
+    cpu = time.process_time() - cpu0
+    calls = ledger.total().calls
+    return {"calls": calls, "cpu_s": cpu, "cpu_ms_per_call": 1000 * cpu / calls}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=48)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--capacity", type=int, default=64)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        (tmp / "a").mkdir(), (tmp / "b").mkdir(), (tmp / "c").mkdir()
+        tp = throughput(args.cases, args.latency, args.capacity, tmp / "a")
+        cpu = orchestration_cpu(args.cases, tmp / "b")
+        kr = kill_and_resume(args.cases, args.latency, args.capacity, tmp / "c", tp["calls"])
+    print(f"search throughput: {tp['cases']} cases ({tp['ok']} ok, {tp['failed']} failed), 3 mentors, "
+          f"3 interns x 2 temperatures, judge; server latency {args.latency:.3f} s, capacity {args.capacity}")
+    print(f"  calls                      {tp['calls']}  ({tp['calls'] / tp['cases']:.1f} per case, "
+          f"{tp['tokens'] / tp['cases']:.0f} tokens per case)")
+    print(f"  wall time                  {tp['wall_s']:.2f} s (search only, interpreter start-up excluded)")
+    print(f"  sequential schedule        {tp['sequential_s']:.1f} s  -> speed-up {tp['sequential_s'] / tp['wall_s']:.1f}x")
+    print(f"  achieved                   {tp['calls_per_s']:.0f} calls/s of {tp['capacity_calls_per_s']:.0f} "
+          f"capacity ({100 * tp['calls_per_s'] / tp['capacity_calls_per_s']:.0f} %)")
+    print(f"  orchestration CPU          {cpu['cpu_ms_per_call']:.3f} ms per call "
+          f"({cpu['calls']} calls, instant in-process backend)")
+    print(f"  client process CPU (HTTP)  {1000 * tp['client_cpu_s'] / tp['calls']:.2f} ms per call "
+          f"(openai SDK + JSON with base64 images; whole process incl. start-up)")
+    print(f"  fake server CPU            {1000 * tp['server_cpu_s'] / tp['calls']:.2f} ms per call "
+          f"(shares this machine's {os.cpu_count()} cores with the client)")
+    print(f"  kill -9 after {kr['finished_before_kill']} finished cases ({kr['calls_before_kill']} calls, "
+          f"{kr['unfinished_at_kill']} unanswered); resume made {kr['calls_after']} more; "
+          f"re-paid finished calls: {kr['repaid_finished']}")
+
+
+if __name__ == "__main__":
+    main()
