@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 BACKENDS = ("openai", "hf", "vllm")
 TINY_KINDS = ("internvl",)
+TINY_ROLES = ("mentor", "intern", "judge")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class ModelSpec:
     batch_wait_ms: float = 5.0  # how long a micro-batch waits to fill
     # set to "internvl" to build a tiny random-weight model at `model` (offline tests and demo)
     tiny: str | None = None
+    # With `tiny`: prime the random model on this role's output format (mentor | intern | judge)
+    # so the offline demo exercises every branch of the search; None keeps pure random weights.
+    tiny_role: str | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -50,6 +54,8 @@ class ModelSpec:
             raise ValueError(f"model '{self.name}': max_concurrency must be >= 1")
         if self.tiny is not None and self.tiny not in TINY_KINDS:
             raise ValueError(f"model '{self.name}': tiny must be one of {TINY_KINDS}, got {self.tiny!r}")
+        if self.tiny_role is not None and (self.tiny is None or self.tiny_role not in TINY_ROLES):
+            raise ValueError(f"model '{self.name}': tiny_role needs `tiny` and one of {TINY_ROLES}")
         if self.api_key_env is not None and not str(self.api_key_env).replace("_", "").isalnum():
             raise ValueError(
                 f"model '{self.name}': api_key_env must name an environment variable "
