@@ -72,27 +72,28 @@ def test_search_over_http_with_faults_finishes_every_good_case(tmp_path):
 
 
 def test_kill_nine_then_resume_loses_nothing_and_repays_nothing(tmp_path):
-    with running_server(latency_s=0.25, capacity=64, responder=RESPONDER) as server:
+    with running_server(latency_s=0.1, capacity=64, responder=RESPONDER) as server:
         clean = subprocess.run(search_command(server.base_url, tmp_path / "clean", "x",
                                               "search.max_cases_in_flight=3"),
                                env=env_with_key(), capture_output=True, text=True, timeout=300)
         assert clean.returncode == 0, clean.stderr[-3000:]
         clean_calls = server.stats()["total"]
+    with running_server(latency_s=0.1, capacity=64, responder=RESPONDER) as server:
         cmd = search_command(server.base_url, tmp_path / "killed", "x", "search.max_cases_in_flight=3")
         proc = subprocess.Popen(cmd, env=env_with_key(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         records = tmp_path / "killed" / "search" / "runs" / "x" / "search" / "records.jsonl"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 3):
-            time.sleep(0.05)
+            time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        in_flight_at_kill = server.stats()["in_flight"]
-        before = server.stats()["total"]
+        time.sleep(0.5)  # let the server finish or drop what the dead client had in flight
+        at_kill = server.stats()
         finished_before = [json.loads(line) for line in records.read_text().splitlines()]  # all parseable
         assert 3 <= len(finished_before) < 12
         resumed = subprocess.run(cmd, env=env_with_key(), capture_output=True, text=True, timeout=300)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
-        killed_calls = server.stats()["total"]
+        total = server.stats()["total"]
     out = records.parent
     summary = json.loads((out / "summary.json").read_text())
     clean_summary = json.loads((tmp_path / "clean" / "search" / "runs" / "x" / "search" / "summary.json").read_text())
@@ -100,7 +101,9 @@ def test_kill_nine_then_resume_loses_nothing_and_repays_nothing(tmp_path):
     assert summary["this_run"]["skipped_as_finished"] == len(finished_before)
     rids = [r["rid"] for r in read_jsonl(str(records))]
     assert len(rids) == len(set(rids))  # no case written twice
-    # The two runs asked the same questions: the killed+resumed one paid at most the calls
-    # that were still in flight when it died, nothing that had finished.
-    repaid = (killed_calls - clean_calls) - clean_calls
-    assert repaid <= in_flight_at_kill, (repaid, in_flight_at_kill, before)
+    # Both runs ask the same questions. Beyond the clean run's calls, the killed + resumed run
+    # may only pay again for calls the server never answered before the kill. A reply that was
+    # on the wire at the very instant of the kill counts against us too, hence the small slack.
+    unanswered = at_kill["total"] - at_kill["answered"]
+    repaid = total - clean_calls - unanswered
+    assert repaid <= 2, (repaid, total, clean_calls, unanswered)
