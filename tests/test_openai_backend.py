@@ -7,7 +7,6 @@ import asyncio
 import sys
 import threading
 import time
-from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -207,8 +206,7 @@ def test_tpm_limiter_accepts_requests_larger_than_its_bucket():
 
 
 def test_missing_usage_is_estimated_from_characters():
-    choice = SimpleNamespace(message=SimpleNamespace(content="x" * 40))
-    response = SimpleNamespace(choices=[choice], usage=None)
+    response = {"choices": [{"message": {"content": "x" * 40}}], "usage": None}
     completion = _to_completion(response, ask("y" * 80))
     assert (completion.tokens_in, completion.tokens_out) == (20, 10)
 
