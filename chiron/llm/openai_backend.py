@@ -205,10 +205,17 @@ def _message_payload(message: Message, max_side: int) -> dict:
     return {"role": message.role, "content": parts}
 
 
+_ENCODED: set[tuple[str, int]] = set()  # images whose data URL is already memoized
+
+
 async def _render_messages(messages: tuple[Message, ...], max_side: int) -> list[dict]:
-    # Encoding images is CPU work (memoized afterwards); keep it off the event loop.
-    if any(m.images for m in messages):
-        return await asyncio.to_thread(to_openai_messages, messages, max_side)
+    # Encoding a new image is CPU work: do it off the event loop. Later calls hit the memo, and a
+    # thread hop per call would cost more than it saves.
+    fresh = {(path, max_side) for m in messages for path in m.images} - _ENCODED
+    if fresh:
+        rendered = await asyncio.to_thread(to_openai_messages, messages, max_side)
+        _ENCODED.update(fresh)
+        return rendered
     return to_openai_messages(messages, max_side)
 
 
