@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import threading
+import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,7 +19,7 @@ pytest.importorskip("transformers")
 
 from PIL import Image  # noqa: E402
 
-from chiron.llm.hf_backend import HFBackend  # noqa: E402
+from chiron.llm.hf_backend import TINY_RECIPE, HFBackend  # noqa: E402
 from chiron.llm.spec import ModelSpec  # noqa: E402
 from chiron.llm.tiny import (  # noqa: E402
     build_tiny_internvl,
@@ -123,9 +124,19 @@ def test_ensure_tiny_model_is_idempotent_and_race_safe(tmp_path):
         ensure_tiny_model(str(tmp_path / "other"), "llava")
 
 
+def test_backend_builds_tiny_models_for_the_specs_role(tiny_dir, monkeypatch):
+    import chiron.llm.hf_backend as hf_backend
+
+    calls = []
+    monkeypatch.setattr(hf_backend, "ensure_tiny_model", lambda *args, **kwargs: calls.append((args, kwargs)))
+    backend = HFBackend(_spec(tiny_dir, tiny_role="judge", seed=5))
+    asyncio.run(backend.aclose())
+    assert calls == [((tiny_dir, "internvl", 5), {"role": "judge"})]
+
+
 def test_complete_answers_text_and_image_requests(tiny_dir, image_path):
     backend = HFBackend(_spec(tiny_dir))
-    assert backend.identity == f"hf|{tiny_dir}|float32"
+    assert backend.identity == f"hf|{tiny_dir}|float32|tiny-r{TINY_RECIPE}-None"
 
     async def ask():
         text = await backend.complete(_request("Is the chest x-ray normal?", GREEDY))
@@ -251,3 +262,19 @@ def test_text_only_checkpoint_falls_back_to_causal_lm(tiny_dir, tmp_path):
 
     answer = _run(backend, ask)
     assert answer.tokens_in > 0 and 1 <= answer.tokens_out <= GREEDY.max_tokens
+
+
+def test_a_model_from_another_recipe_is_rebuilt_not_reused(tmp_path):
+    from chiron.llm import tiny
+
+    path = str(tmp_path / "m")
+    tiny.ensure_tiny_model(path, seed=0)
+    stamp_file = os.path.join(path, tiny.STAMP_FILE)
+    assert json.load(open(stamp_file)) == tiny.recipe_stamp("internvl", 0, None)
+    json.dump({"recipe": tiny.RECIPE - 1, "kind": "internvl", "seed": 0, "role": None}, open(stamp_file, "w"))
+    before = os.path.getmtime(os.path.join(path, "config.json"))
+    time.sleep(0.01)
+    tiny.ensure_tiny_model(path, seed=0)
+    assert json.load(open(stamp_file))["recipe"] == tiny.RECIPE
+    assert os.path.getmtime(os.path.join(path, "config.json")) >= before
+    assert not [p for p in os.listdir(tmp_path) if ".stale-" in p]

@@ -21,6 +21,7 @@ from typing import Any
 from chiron.llm.images import check_image, load_rgb
 from chiron.llm.microbatch import MicroBatcher
 from chiron.llm.spec import ModelSpec
+from chiron.llm.tiny import RECIPE as TINY_RECIPE
 from chiron.llm.tiny import ensure_tiny_model, load_processor
 from chiron.llm.types import BackendError, ChatRequest, Completion, Sampling
 
@@ -33,7 +34,7 @@ class HFBackend:
 
         self.spec = spec
         if spec.tiny:
-            ensure_tiny_model(spec.model, spec.tiny, spec.seed)
+            ensure_tiny_model(spec.model, spec.tiny, spec.seed, role=spec.tiny_role)
         self.device = resolve_device(spec.device)
         self.dtype = resolve_dtype(spec.dtype, self.device)
         self.model, self.processor, self.multimodal = _load(spec.model, self.dtype)
@@ -46,6 +47,9 @@ class HFBackend:
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.eos_ids[0]
         self.identity = f"hf|{spec.model}|{str(self.dtype).removeprefix('torch.')}"
+        if spec.tiny:
+            # the recipe is part of what answers: a rebuilt tiny model must not hit old cache entries
+            self.identity += f"|tiny-r{TINY_RECIPE}-{spec.tiny_role}"
         self._torch = torch
         self._batcher = MicroBatcher(self._run_batch, batch_size=spec.batch_size, wait_ms=spec.batch_wait_ms)
         self._closed = False
