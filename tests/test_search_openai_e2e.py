@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from chiron.llm.cache import CallCache
 from chiron.testing.fake_openai import running_server
 from chiron.utils.jsonl import read_jsonl
 
@@ -89,6 +90,9 @@ def test_kill_nine_then_resume_loses_nothing_and_repays_nothing(tmp_path):
         proc.wait()
         time.sleep(0.5)  # let the server finish or drop what the dead client had in flight
         at_kill = server.stats()
+        cache = CallCache(str(tmp_path / "killed" / "cache" / "calls"))
+        finished_calls = len(cache)  # calls whose reply the client had stored when it died
+        cache.close()
         finished_before = [json.loads(line) for line in records.read_text().splitlines()]  # all parseable
         assert 3 <= len(finished_before) < 12
         resumed = subprocess.run(cmd, env=env_with_key(), capture_output=True, text=True, timeout=300)
@@ -101,9 +105,7 @@ def test_kill_nine_then_resume_loses_nothing_and_repays_nothing(tmp_path):
     assert summary["this_run"]["skipped_as_finished"] == len(finished_before)
     rids = [r["rid"] for r in read_jsonl(str(records))]
     assert len(rids) == len(set(rids))  # no case written twice
-    # Both runs ask the same questions. Beyond the clean run's calls, the killed + resumed run
-    # may only pay again for calls the server never answered before the kill. A reply that was
-    # on the wire at the very instant of the kill counts against us too, hence the small slack.
-    unanswered = at_kill["total"] - at_kill["answered"]
-    repaid = total - clean_calls - unanswered
-    assert repaid <= 2, (repaid, total, clean_calls, unanswered)
+    # Both runs ask the same questions, so the resumed run must pay exactly the clean run's calls
+    # that had not finished (been stored) before the kill: not one finished call again.
+    calls_after = total - at_kill["total"]
+    assert calls_after == clean_calls - finished_calls, (calls_after, clean_calls, finished_calls)
