@@ -120,24 +120,13 @@ class HFBackend:
 
     def _encode(self, group: list[ChatRequest]) -> Any:
         conversations = [self._conversation(r) for r in group]
-        if self.multimodal:
-            inputs = self.processor.apply_chat_template(
-                conversations,
-                add_generation_prompt=True,
-                tokenize=True,
-                return_dict=True,
-                return_tensors="pt",
-                processor_kwargs={"padding": True, "padding_side": "left"},
-            )
-        else:
-            inputs = self.tokenizer.apply_chat_template(
-                conversations,
-                add_generation_prompt=True,
-                tokenize=True,
-                return_dict=True,
-                return_tensors="pt",
-                padding=True,
-            )
+        # Processors take padding options under processor_kwargs, tokenizers directly; both pad left.
+        templater, padding = (
+            (self.processor, {"processor_kwargs": {"padding": True, "padding_side": "left"}})
+            if self.multimodal else (self.tokenizer, {"padding": True})
+        )
+        inputs = templater.apply_chat_template(conversations, add_generation_prompt=True, tokenize=True,
+                                               return_dict=True, return_tensors="pt", **padding)
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
