@@ -14,7 +14,7 @@ import os
 
 from omegaconf import DictConfig
 
-from chiron.search.runner import FAILED, RECORDS, write_summary
+from chiron.search.runner import FAILED, RECORDS, latest_by_rid, write_summary
 from chiron.utils.jsonl import atomic_write_jsonl, read_jsonl
 from chiron.utils.paths import run_dir
 
@@ -35,12 +35,10 @@ def shard_dirs(sweep_dir: str | None, inputs: list[str]) -> list[str]:
 
 def merge_into(dirs: list[str], out_dir: str) -> dict:
     records: dict[str, dict] = {}
-    failures: dict[str, dict] = {}
     for d in dirs:
         for row in read_jsonl(os.path.join(d, RECORDS)):
             records.setdefault(row["rid"], row)
-        for row in read_jsonl(os.path.join(d, FAILED)):
-            failures[row.get("rid")] = row
+    failures = latest_by_rid(row for d in dirs for row in read_jsonl(os.path.join(d, FAILED)))
     os.makedirs(out_dir, exist_ok=True)
     atomic_write_jsonl(os.path.join(out_dir, RECORDS), records.values())
     atomic_write_jsonl(os.path.join(out_dir, FAILED), (f for rid, f in failures.items() if rid not in records))

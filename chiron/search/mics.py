@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 from chiron.llm.client import CachedModel
 from chiron.search.case import Case
@@ -69,15 +70,22 @@ def case_rng(seed: int, rid: str, attempt: int) -> random.Random:
     return random.Random(f"{seed}:{rid}:{attempt}")
 
 
-async def mics_search(case: Case, roles: Roles, settings: SearchSettings) -> tuple[SearchResult, list[dict]]:
-    """Search with re-tries; returns the last attempt's result and every attempt's trace."""
+async def with_retries(settings: SearchSettings,
+                       once: Callable[[int], Awaitable[SearchResult]]) -> tuple[SearchResult, list[dict]]:
+    """Run `once(attempt)` until it succeeds or the retries run out; each attempt draws fresh
+    samples (its number is the calls' sample index). Returns the last result and every trace."""
     attempts = []
     for attempt in range(settings.max_retries + 1):
-        result = await _search_once(case, roles, settings, attempt)
+        result = await once(attempt)
         attempts.append({"attempt": attempt, "status": result.status, "depths": result.depths})
         if result.succeeded:
             break
     return result, attempts
+
+
+async def mics_search(case: Case, roles: Roles, settings: SearchSettings) -> tuple[SearchResult, list[dict]]:
+    """Search with re-tries; returns the last attempt's result and every attempt's trace."""
+    return await with_retries(settings, lambda attempt: _search_once(case, roles, settings, attempt))
 
 
 async def _search_once(case: Case, roles: Roles, settings: SearchSettings, attempt: int) -> SearchResult:

@@ -113,21 +113,22 @@ class CaseRunner:
 
 def finished_ids(out_dir: str) -> set[str]:
     done = {r["rid"] for r in read_jsonl(os.path.join(out_dir, RECORDS)) if "rid" in r}
-    latest_failure: dict[str, dict] = {}
-    for row in read_jsonl(os.path.join(out_dir, FAILED)):
-        latest_failure[row.get("rid")] = row
-    done |= {rid for rid, row in latest_failure.items() if not row.get("retryable")}
+    done |= {rid for rid, row in latest_by_rid(read_jsonl(os.path.join(out_dir, FAILED))).items()
+             if not row.get("retryable")}
     return done
+
+
+def latest_by_rid(rows: Iterable[dict]) -> dict[str, dict]:
+    """The last line per case id: a retried case's newest failure supersedes its older ones."""
+    return {row.get("rid"): row for row in rows}
 
 
 def write_summary(out_dir: str, ledger: Ledger | None, wall_s: float, searched_now: int, skipped: int) -> dict:
     """Summary and reference export, rebuilt from the line files so they always agree with them."""
     records = list(read_jsonl(os.path.join(out_dir, RECORDS)))
     ok_ids = {r["rid"] for r in records}
-    failures: dict[str, dict] = {}
-    for row in read_jsonl(os.path.join(out_dir, FAILED)):
-        if row.get("rid") not in ok_ids:
-            failures[row.get("rid")] = row  # the latest line for a case wins
+    failures = {rid: row for rid, row in latest_by_rid(read_jsonl(os.path.join(out_dir, FAILED))).items()
+                if rid not in ok_ids}
     atomic_write_jsonl(os.path.join(out_dir, REFERENCE), (reference_record(r) for r in records))
     summary = {
         "cases_ok": len(records),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from chiron.search.case import Case
-from chiron.search.mics import SearchResult, SearchSettings, case_rng
+from chiron.search.mics import SearchResult, SearchSettings, case_rng, with_retries
 from chiron.search.prompts import mentor_messages
 from chiron.search.roles import Roles, score_prefix
 from chiron.search.steps import parse_continuation, render_path
@@ -17,13 +17,8 @@ from chiron.search.steps import parse_continuation, render_path
 
 async def vanilla_search(case: Case, roles: Roles, settings: SearchSettings, mentor_name: str | None = None,
                          score_paths: bool = False) -> tuple[SearchResult, list[dict]]:
-    attempts = []
-    for attempt in range(settings.max_retries + 1):
-        result = await _write_once(case, roles, settings, attempt, mentor_name, score_paths)
-        attempts.append({"attempt": attempt, "status": result.status, "depths": result.depths})
-        if result.succeeded:
-            break
-    return result, attempts
+    return await with_retries(
+        settings, lambda attempt: _write_once(case, roles, settings, attempt, mentor_name, score_paths))
 
 
 async def _write_once(case: Case, roles: Roles, settings: SearchSettings, attempt: int,
