@@ -13,6 +13,11 @@ log = logging.getLogger(__name__)
 TASKS = {
     "search": "chiron.search.job:run",
     "search_merge": "chiron.search.merge:run",
+    "build_part1": "chiron.mmrp.job:run_part1",
+    "build_part2": "chiron.mmrp.job:run_part2",
+    "build_part3": "chiron.mmrp.job:run_part3",
+    "qc_report": "chiron.qc.job:run",
+    "build_mix": "chiron.data_mix.job:run",
 }
 
 

@@ -27,3 +27,11 @@ def compose_cfg():
 
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_path(tmp_path_factory):
+    """A saved tiny random model (built offline); its tokenizer is a real byte-level BPE."""
+    from chiron.llm.tiny import ensure_tiny_model
+
+    return ensure_tiny_model(str(tmp_path_factory.mktemp("tiny") / "internvl-plain"), "internvl", seed=0)

@@ -1,4 +1,4 @@
-"""The model spec: one shape for every role (mentor, intern, judge) and every backend."""
+"""The model spec: one shape for every role (mentor, intern, judge, data writer) and every backend."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from chiron.llm.tiny import KINDS as TINY_KINDS, ROLES as TINY_ROLES
+
 BACKENDS = ("openai", "hf", "vllm")
-TINY_KINDS = ("internvl",)
-TINY_ROLES = ("mentor", "intern", "judge")
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ The weights are random, so the text it generates is gibberish; only the plumbing
 
 With a `role`, the random model is then *primed* (`prime`): fine-tuned for a few seconds on
 synthetic chats whose assistant turns have that role's output format (mentor: "### Step N:" lines
-and a final answer; intern: a sentence and a final answer; judge: Yes or No), so that the offline
-demo runs every branch of the search. The primed models still know no medicine: their prompts are
+and a final answer; intern: a sentence and a final answer; judge: Yes or No; qa_writer: MMRP
+Part 1 multiple-choice blocks; vqa_writer: a Part 3 "Question:/Correct Answer:" pair), so that the
+offline demo runs every branch of the search and of the data builders. The primed models still know no medicine: their prompts are
 random words, their sentences are random words, their answers are drawn from a small fixed list
 whatever the case, and the judge's verdict follows a fixed arbitrary rule on the last words of the
 two answers it compares (see `_judge_lenience`).
@@ -32,7 +33,7 @@ import threading
 from typing import Any, Iterator
 
 KINDS = ("internvl",)
-ROLES = ("mentor", "intern", "judge")
+ROLES = ("mentor", "intern", "judge", "qa_writer", "vqa_writer")
 
 # Geometry: a 64 px tile cut into 16 px patches is a 4x4 grid; InternVL's pixel shuffle with
 # downsample_ratio 0.5 folds it to 2x2, so one tile costs 4 image tokens.
@@ -252,20 +253,22 @@ def build_tiny_internvl(seed: int = 0) -> tuple[Any, Any]:
 # -- priming: a few seconds of fine-tuning on a role's output format ------------------------------
 
 # Updates, batch size and learning rate per role, so that each model primes in 5-7 s on a
-# 2-core CPU. Updates matter more than batch size. The intern needs the most (it is sampled at
+# 2-core CPU (the writers in 10-25 s: their multi-line layouts take more updates to hold; measured
+# 24 of 24 sampled replies parse at these settings). Updates matter more than batch size. The intern needs the most (it is sampled at
 # temperature 1.2, which punishes a half-learned format); the judge's one-token replies take a
 # higher rate, which its verdict rule (below) needs to be learned in time; mentor prompts and
 # replies are the longest, so its batches are the smallest.
-PRIME_STEPS = {"mentor": 100, "intern": 180, "judge": 250}
-PRIME_BATCH = {"mentor": 8, "intern": 12, "judge": 12}
-PRIME_LR = {"mentor": 5e-3, "intern": 5e-3, "judge": 1e-2}
+PRIME_STEPS = {"mentor": 100, "intern": 180, "judge": 250, "qa_writer": 400, "vqa_writer": 200}
+PRIME_BATCH = {"mentor": 8, "intern": 12, "judge": 12, "qa_writer": 8, "vqa_writer": 8}
+PRIME_LR = {"mentor": 5e-3, "intern": 5e-3, "judge": 1e-2, "qa_writer": 5e-3, "vqa_writer": 5e-3}
 # Short-memory Adam moments: with so few updates, the default (0.9, 0.999) adapts too slowly.
 PRIME_BETAS = (0.8, 0.9)
 
 # Words in a prompt's shared opening, drawn log-uniformly up to a bit past the role's longest real
 # prompt (judge ~300 tokens, intern ~520, mentor ~1,230 with images): a model primed on short
 # prompts only loses the format on long ones, and the longest openings cost the most.
-OPENING_WORDS = {"mentor": (2, 1400), "intern": (2, 600), "judge": (2, 350)}
+OPENING_WORDS = {"mentor": (2, 1400), "intern": (2, 600), "judge": (2, 350), "qa_writer": (2, 1400),
+                 "vqa_writer": (2, 1400)}
 ENDING_WORDS = (1, 12)  # words that end each example's own user turn
 
 
@@ -387,7 +390,7 @@ def _priming_texts(role: str, rng: random.Random, n: int, seed: int = 0) -> list
             tail, reply = _judge_example(rng, seed)
             ending += tail
         else:
-            reply = _mentor_reply(rng) if role == "mentor" else _intern_reply(rng)
+            reply = _REPLIES[role](rng)
         examples.append(([*opening, {"role": "user", "content": f"{shared} {ending}"}], reply))
     return examples
 
@@ -423,6 +426,27 @@ def _mentor_reply(rng: random.Random) -> str:
 
 def _intern_reply(rng: random.Random) -> str:
     return f"{_sentence(rng, 4, 10)}\n### The final answer is: {rng.choice(PRIMING_ANSWERS)}"
+
+
+def _qa_writer_reply(rng: random.Random) -> str:
+    """One Part 1 block in a fixed layout with short random texts: a model this small learns a
+    fixed layout in seconds, not the writer's freedom (the parser's leniency is tested on its own)."""
+    options = [f"{letter}) {_sentence(rng, 1, 2)[:-1]}" for letter in "ABC"]
+    return "\n".join(["Question 1", f"Question: {_sentence(rng, 3, 6)[:-1]}?", f"Options: {options[0]}",
+                      *options[1:], f"Correct Answer: {rng.choice('ABC')}", f"Rationale: {_sentence(rng, 3, 6)}"])
+
+
+def _vqa_writer_reply(rng: random.Random) -> str:
+    return (f"- Question: {_sentence(rng, 6, 14)[:-1]}?\n"
+            f"- Correct Answer: {rng.choice(PRIMING_ANSWERS + (CANNOT_DETERMINE,))}")
+
+
+# The paper's third allowed Patient-to-Doctor answer (mirrors chiron.mmrp.scenarios; not imported so
+# building a tiny model never imports the data builders).
+CANNOT_DETERMINE = "Based on the current information, this cannot be determined"
+
+_REPLIES = {"mentor": _mentor_reply, "intern": _intern_reply, "qa_writer": _qa_writer_reply,
+            "vqa_writer": _vqa_writer_reply}
 
 
 def _judge_example(rng: random.Random, seed: int) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from importlib import resources
 
@@ -24,6 +25,21 @@ def package_path(relative: str) -> str:
     return os.path.join(str(resources.files("chiron")), relative)
 
 
+def latest_output(task: str, relative: str, *, _root_: DictConfig) -> str:
+    """`${latest:TASK,FILE}`: FILE inside the newest run of TASK (by modification time of FILE)
+    under paths.output_dir, single runs and sweep jobs alike; how one job finds its upstream
+    job's result without the user copying paths around."""
+    base = os.path.join(str(_root_.paths.output_dir), task)
+    found = glob.glob(os.path.join(base, "runs", "*", relative)) + glob.glob(
+        os.path.join(base, "multiruns", "*", "*", relative))
+    if not found:
+        raise FileNotFoundError(f"no finished run of task={task} has {relative} under {base}; run "
+                                f"`python run.py task={task}` first or give the path explicitly")
+    return os.path.abspath(max(found, key=os.path.getmtime))
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("pkg"):
         OmegaConf.register_new_resolver("pkg", package_path)
+    if not OmegaConf.has_resolver("latest"):
+        OmegaConf.register_new_resolver("latest", latest_output)
