@@ -165,7 +165,7 @@ def ensure_tiny_model(path: str, kind: str = "internvl", seed: int = 0, role: st
 
 # Bump whenever building or priming changes what a tiny model generates: saved models and (through
 # the hf backend's identity) cached calls of the old recipe are then not reused.
-RECIPE = 2
+RECIPE = 3
 STAMP_FILE = "chiron_tiny.json"
 
 
