@@ -84,6 +84,9 @@ def _part3_samples(cfg: DictConfig) -> tuple[list[Sample], dict[str, Any]]:
                          f"mix_inputs.part3_method={method}: point it at a search=… run of that method")
     enabled, rules = qc_rules(cfg)
     kept, reasons = qc_filter(records, enabled, **rules)
+    if records and not kept:
+        raise ValueError(f"mmrp_part3: quality control flagged all {len(records)} search records "
+                         f"({dict(reasons)}); search more cases, or build this mix with qc=off")
     image_root = str(inputs.part3_image_root)
     samples = [part3.reasoning_sample(r, image_root) for r in kept]
     return samples, {"path": path, "method": method, "qc": enabled, "records": len(records), "kept": len(kept),
