@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from chiron.llm.cache import CallCache
 from chiron.testing.fake_openai import running_server
