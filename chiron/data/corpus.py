@@ -30,6 +30,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from chiron.search.case import question_and_answer
+
 _IMAGE_RUN = re.compile(r"^\s*According to the ((?:<image>\s*)+),?\s*", re.IGNORECASE)
 _GROUP_DIR = re.compile(r"^(?P<modality>.+?)_group\d+$")
 
@@ -131,6 +133,12 @@ def _resolve(ref: str, image_root: str) -> str:
     return ref if os.path.isabs(ref) else os.path.join(image_root, ref)
 
 
+def folder_modality(image_ref: str) -> str | None:
+    """The modality named by an image's group folder ("<case>/ct_group1/0.png" -> "ct"), if any."""
+    found = _GROUP_DIR.match(os.path.basename(os.path.dirname(image_ref)))
+    return found.group("modality") if found else None
+
+
 def _from_corpus(obj: dict, image_root: str) -> CaseRecord:
     case_id = _text(obj, "id")
     if not case_id:
@@ -190,9 +198,8 @@ def _from_reference(obj: dict, image_root: str) -> CaseRecord:
         if len(mine) < n:
             raise ValueError(f"caption {k + 1} names {n} images but only {len(refs) - cursor} remain in 'images'")
         cursor += n
-        folder = os.path.basename(os.path.dirname(mine[0])) if mine else ""
-        found = _GROUP_DIR.match(folder)
-        groups.append(ImageGroup(modality=found.group("modality") if found else f"modality {k + 1}",
+        modality = folder_modality(mine[0]) if mine else None
+        groups.append(ImageGroup(modality=modality or f"modality {k + 1}",
                                  caption=_sentence_case(text.strip()),
                                  images=tuple(CaseImage(path=_resolve(r, image_root), ref=r) for r in mine)))
     if cursor < len(refs):
@@ -201,8 +208,7 @@ def _from_reference(obj: dict, image_root: str) -> CaseRecord:
     qa = None
     messages = obj.get("messages")
     if isinstance(messages, list) and len(messages) >= 2:
-        question = re.sub(r"^\s*\*\*Question:\*\*\s*", "", str(messages[0].get("content", ""))).strip()
-        answer = re.sub(r"^\s*\*\*Correct Answer:\*\*\s*", "", str(messages[1].get("content", ""))).strip()
+        question, answer = question_and_answer(messages)
         if question and answer:
             qa = {"scenario": obj.get("scenario"), "question": question, "answer": answer}
     return CaseRecord(

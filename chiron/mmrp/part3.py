@@ -5,10 +5,9 @@ reads them directly; and, after the search, the reasoning paths as training conv
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
-from chiron.data.corpus import CaseRecord
+from chiron.data.corpus import CaseRecord, folder_modality
 from chiron.data.sample import Sample, single_turn
 from chiron.llm.client import CachedModel
 from chiron.llm.images import check_image
@@ -18,7 +17,6 @@ from chiron.mmrp.runner import Outcome
 from chiron.mmrp.scenarios import SCENARIOS, SHORT, check_answer
 
 SOURCE = "mmrp_part3"
-_GROUP_DIR = re.compile(r"^(?P<modality>.+?)_group\d+$")
 
 
 @dataclass(frozen=True)
@@ -101,9 +99,9 @@ def reasoning_sample(record: dict, image_root: str) -> Sample:
     for ref in refs:  # images of one group share a folder ("<case>/<modality>_group<k>/")
         groups.setdefault(os.path.dirname(ref), []).append(ref)
     listing = []
-    for n, (folder, members) in enumerate(groups.items(), start=1):
-        found = _GROUP_DIR.match(os.path.basename(folder))
-        label = f" ({found.group('modality')})" if found else ""
+    for n, members in enumerate(groups.values(), start=1):
+        modality = folder_modality(members[0])
+        label = f" ({modality})" if modality else ""
         listing.append(f"Modality {n}{label}: " + "".join("<image>" for _ in members))
     ordered = [ref for members in groups.values() for ref in members]
     user = (f"{record['question']}\nUse the keyframes of each imaging modality ({'; '.join(listing)}) and "

@@ -43,6 +43,12 @@ class BadRecord:
     reason: str
 
 
+def question_and_answer(messages: list) -> tuple[str, str]:
+    """A reference record's question and answer (messages[0] and [1]) without their bold labels."""
+    return (_QUESTION_TAG.sub("", str(messages[0].get("content", ""))).strip(),
+            _ANSWER_TAG.sub("", str(messages[1].get("content", ""))).strip())
+
+
 def parse_record(obj: object, image_root: str, check_images: bool = True) -> Case:
     """Turn one reference record into a Case; raise ValueError naming what is wrong."""
     if not isinstance(obj, dict):
@@ -53,8 +59,7 @@ def parse_record(obj: object, image_root: str, check_images: bool = True) -> Cas
     messages = obj.get("messages")
     if not isinstance(messages, list) or len(messages) < 2:
         raise ValueError("field 'messages' must hold the user question and the assistant answer")
-    question = _QUESTION_TAG.sub("", str(messages[0].get("content", ""))).strip()
-    answer = _ANSWER_TAG.sub("", str(messages[1].get("content", ""))).strip()
+    question, answer = question_and_answer(messages)
     if not question:
         raise ValueError("empty question in messages[0]")
     if not answer:
