@@ -18,6 +18,7 @@ TASKS = {
     "build_part3": "chiron.mmrp.job:run_part3",
     "qc_report": "chiron.qc.job:run",
     "build_mix": "chiron.data_mix.job:run",
+    "train": "chiron.train.job:run",
 }
 
 
