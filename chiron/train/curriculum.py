@@ -80,6 +80,9 @@ def run_curriculum(settings: TrainSettings, stages: list[tuple[str, str]], out_d
         if record is None:
             record = _train_stage(settings, name, path, stage_dir, previous, run_name, config_to_log,
                                   extra_callbacks)
+        elif os.path.abspath(record["data"]) != os.path.abspath(path):
+            raise ValueError(f"stage {name} in {stage_dir} was trained on {record['data']}, not {path}; "
+                             "use another run_name for other data")
         else:
             log.info("stage %s: already trained (%s), skipped", name, record["adapter"])
         records.append(record)
