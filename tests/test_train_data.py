@@ -1,6 +1,7 @@
 """Encoding (assistant-only labels, truncation) and length-grouped, resumable batching."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -112,6 +113,22 @@ def test_stage_file_images_resolve_relative_to_the_file(tmp_path):
     assert sample.images == [str(tmp_path / "imgs" / "a.png")]
     with pytest.raises(FileNotFoundError, match="build_mix"):
         read_stage_file(str(tmp_path / "stage9.jsonl"))
+
+
+def test_bundled_training_mix_is_well_formed():
+    # The offline demo of task=train reads these files on a fresh clone: every stage present, its
+    # images on disk, one <image> placeholder per image, and an assistant turn to learn from.
+    from chiron.data.make_demo_train_mix import SIZES
+    from chiron.utils.paths import package_path
+
+    for stage, size in SIZES.items():
+        samples = read_stage_file(package_path(f"data/demo/train_mix/{stage}.jsonl"))
+        assert len(samples) == size and len({s.id for s in samples}) == size
+        for s in samples:
+            assert all(os.path.isfile(p) for p in s.images), s.id
+            text = "".join(m["content"] for m in s.messages if m["role"] == "user")
+            assert text.count("<image>") == len(s.images), s.id
+            assert any(m["role"] == "assistant" and m["content"].strip() for m in s.messages), s.id
 
 
 # -- batching ----------------------------------------------------------------------------------
