@@ -165,7 +165,7 @@ def ensure_tiny_model(path: str, kind: str = "internvl", seed: int = 0, role: st
 
 # Bump whenever building or priming changes what a tiny model generates: saved models and (through
 # the hf backend's identity) cached calls of the old recipe are then not reused.
-RECIPE = 3
+RECIPE = 4
 STAMP_FILE = "chiron_tiny.json"
 
 
@@ -263,6 +263,8 @@ PRIME_BATCH = {"mentor": 8, "intern": 12, "judge": 12, "qa_writer": 8, "vqa_writ
 PRIME_LR = {"mentor": 5e-3, "intern": 5e-3, "judge": 1e-2, "qa_writer": 5e-3, "vqa_writer": 5e-3}
 # Short-memory Adam moments: with so few updates, the default (0.9, 0.999) adapts too slowly.
 PRIME_BETAS = (0.8, 0.9)
+# Share of the judge's batches written in the search's real judge prompt (see _judge_prompt_texts).
+JUDGE_PROMPT_SHARE = 0.5
 
 # Words in a prompt's shared opening, drawn log-uniformly up to a bit past the role's longest real
 # prompt (judge ~300 tokens, intern ~520, mentor ~1,230 with images): a model primed on short
@@ -376,6 +378,8 @@ def _priming_texts(role: str, rng: random.Random, n: int, seed: int = 0) -> list
     The prompts share their opening (system turn and most of the user turn; see `_assistant_loss`)
     and differ in the last few words of the user turn, where a judge's prompt has the two answers.
     """
+    if role == "judge" and rng.random() < JUDGE_PROMPT_SHARE:
+        return _judge_prompt_texts(rng, n, seed)
     words = _WORDS.split()
     opening = []
     # Mentor and intern prompts open with a system turn, the judge's does not: train on both shapes.
@@ -455,15 +459,39 @@ def _judge_example(rng: random.Random, seed: int) -> tuple[str, str]:
     Shaped like the end of the real judge prompt ("...:\n<correct answer>\n\n<label>:\n<given
     answer>", the label being random words here), so the model learns where the two answers are.
     """
+    correct, given, verdict = _judge_case(rng, seed)
+    label = " ".join(rng.choices(_WORDS.split(), k=rng.randint(1, 3)))
+    return f":\n{correct}\n\n{label}:\n{given}", verdict
+
+
+def _judge_case(rng: random.Random, seed: int) -> tuple[str, str, str]:
+    """(correct answer, given answer, verdict under the seed's lenience rule)."""
     correct = rng.choice(PRIMING_ANSWERS)
     if rng.random() < 0.8:
         given = rng.choice(PRIMING_ANSWERS)
     else:  # interns sampled hot also end with stray words
         given = " ".join(rng.choices(_STEP_WORDS.split(), k=rng.randint(1, 4)))
-    label = " ".join(rng.choices(_WORDS.split(), k=rng.randint(1, 3)))
     lenience = _judge_lenience(seed)
     verdict = "Yes" if lenience[correct.split()[-1]] + lenience[given.split()[-1]] > 0 else "No"
-    return f":\n{correct}\n\n{label}:\n{given}", verdict
+    return correct, given, verdict
+
+
+def _judge_prompt_texts(rng: random.Random, n: int, seed: int) -> list[tuple[list[dict], str]]:
+    """Judge examples in the search's real judge prompt, around a random question.
+
+    Trained on random-word prompts only, the judge learned its rule there, but what it said on the
+    real prompt (never seen) was arbitrary: the same seed gave a mix of verdicts on one machine and
+    only No on another (other library versions and CPU). Batches in the real wording keep both
+    verdicts in use on real prompts; the question stays random, so the judge still knows no medicine.
+    """
+    from chiron.search.prompts import judge_prompt  # light: text templates only
+
+    question = _random_text(rng, rng.randint(4, 60))
+    examples = []
+    for _ in range(n):
+        correct, given, verdict = _judge_case(rng, seed)
+        examples.append(([{"role": "user", "content": judge_prompt(question, correct, given)}], verdict))
+    return examples
 
 
 @functools.lru_cache(maxsize=None)

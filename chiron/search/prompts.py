@@ -70,9 +70,12 @@ def intern_messages(case: Case, prefix: str) -> list[Message]:
     return [Message("system", CLINICIAN), Message("user", text, tuple(case.images))]
 
 
+def judge_prompt(question: str, answer: str, model_answer: str) -> str:
+    return _JUDGE_TASK.format(question=question, answer=answer, model_answer=model_answer)
+
+
 def judge_messages(case: Case, model_answer: str) -> list[Message]:
-    text = _JUDGE_TASK.format(question=case.question, answer=case.answer, model_answer=model_answer)
-    return [Message("user", text)]
+    return [Message("user", judge_prompt(case.question, case.answer, model_answer))]
 
 
 def judge_says_yes(reply: str) -> bool:
