@@ -1,6 +1,6 @@
 """Training throughput of the curriculum's Lightning path.
 
-    python experiments/benchmarks/train_throughput.py [--samples 96] [--micro-batch 4] [--steps 12]
+    python experiments/benchmarks/train_throughput.py [--samples 384] [--micro-batch 4] [--steps 12]
 
 (--steps: timed steps of the GPU run; the CPU runs time one whole epoch.)
 
@@ -181,7 +181,7 @@ def gpu_benchmark(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=96)
+    parser.add_argument("--samples", type=int, default=384)
     parser.add_argument("--micro-batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--workers", type=int, default=0)
