@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,8 @@ class HFBackend:
         self.device = resolve_device(spec.device)
         self.dtype = resolve_dtype(spec.dtype, self.device)
         self.model, self.processor, self.multimodal = _load(spec.model, self.dtype)
+        if spec.adapter:
+            self.model = _apply_adapter(self.model, spec.adapter)
         self.model.to(self.device)
         self.model.eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
@@ -47,6 +51,12 @@ class HFBackend:
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.eos_ids[0]
         self.identity = f"hf|{spec.model}|{str(self.dtype).removeprefix('torch.')}"
+        if spec.processor_kwargs:
+            # tiling changes what the model sees, so it is part of what answers
+            self.identity += "|" + json.dumps(dict(spec.processor_kwargs), sort_keys=True)
+        if spec.adapter:
+            # the adapter's weights answer too: retraining it must not hit the old one's cache entries
+            self.identity += f"|adapter-{adapter_digest(spec.adapter)[:16]}"
         if spec.tiny:
             # the recipe is part of what answers: a rebuilt tiny model must not hit old cache entries
             self.identity += f"|tiny-r{TINY_RECIPE}-{spec.tiny_role}"
@@ -122,7 +132,8 @@ class HFBackend:
         conversations = [self._conversation(r) for r in group]
         # Processors take padding options under processor_kwargs, tokenizers directly; both pad left.
         templater, padding = (
-            (self.processor, {"processor_kwargs": {"padding": True, "padding_side": "left"}})
+            (self.processor, {"processor_kwargs": {**self.spec.processor_kwargs, "padding": True,
+                                                   "padding_side": "left"}})
             if self.multimodal else (self.tokenizer, {"padding": True})
         )
         inputs = templater.apply_chat_template(conversations, add_generation_prompt=True, tokenize=True,
@@ -280,6 +291,28 @@ def _load(name: str, dtype: Any) -> tuple[Any, Any, bool]:
             raise BackendError(f"cannot load {name!r} as a VLM ({vlm_error}) or a causal LM ({lm_error})")
         return model, AutoTokenizer.from_pretrained(name), False
     return model, load_processor(name), True
+
+
+def _apply_adapter(model: Any, adapter: str) -> Any:
+    """Base model + PEFT adapter, merged: generation then runs at the plain model's speed."""
+    from peft import PeftModel
+
+    if not os.path.isfile(os.path.join(adapter, "adapter_config.json")):
+        raise FileNotFoundError(f"no PEFT adapter at {adapter} (adapter_config.json missing); a curriculum "
+                                "run writes one per stage under train/<stage>/adapter")
+    return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+
+
+def adapter_digest(adapter: str) -> str:
+    """Content hash of an adapter folder's config and weight files."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(adapter)):
+        if name.startswith("adapter_"):
+            digest.update(name.encode())
+            with open(os.path.join(adapter, name), "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:

@@ -44,6 +44,10 @@ class ModelSpec:
     # so the offline demo exercises every branch of the search; None keeps pure random weights.
     tiny_role: str | None = None
     seed: int = 0
+    # hf backend: processor options for images (e.g. InternVL tiling: crop_to_patches, max_patches)
+    processor_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # hf backend: a PEFT adapter folder (e.g. a curriculum stage's `adapter/`) applied on `model`
+    adapter: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -56,6 +60,9 @@ class ModelSpec:
             raise ValueError(f"model '{self.name}': tiny must be one of {TINY_KINDS}, got {self.tiny!r}")
         if self.tiny_role is not None and (self.tiny is None or self.tiny_role not in TINY_ROLES):
             raise ValueError(f"model '{self.name}': tiny_role needs `tiny` and one of {TINY_ROLES}")
+        if self.adapter is not None and self.backend != "hf":
+            raise ValueError(f"model '{self.name}': `adapter` is applied by the hf backend only; for "
+                             f"{self.backend}, save a merged model (train.save_merged=true) and serve that")
         if self.api_key_env is not None and not str(self.api_key_env).replace("_", "").isalnum():
             raise ValueError(
                 f"model '{self.name}': api_key_env must name an environment variable "

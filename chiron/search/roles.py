@@ -13,6 +13,21 @@ from chiron.search.steps import extract_final_answer
 
 
 @dataclass
+class Scorers:
+    """The interns (each at every temperature) and the judge: all a MICS-Score needs. The search's
+    Roles add the mentors; evaluation scores a model's own reasoning with these alone."""
+
+    interns: list[CachedModel]
+    intern_temperatures: list[float]
+    judge: CachedModel
+    judge_temperature: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.interns or not self.intern_temperatures:
+            raise ValueError("interns.models and interns.temperatures must both be non-empty")
+
+
+@dataclass
 class Roles:
     mentors: list[CachedModel]
     mentor_temperature: float
@@ -31,7 +46,7 @@ class Roles:
             raise ValueError(f"mentor names must be unique, got {names}")
 
 
-async def score_prefix(case: Case, prefix: str, roles: Roles, attempt: int) -> tuple[float, list[dict]]:
+async def score_prefix(case: Case, prefix: str, roles: Roles | Scorers, attempt: int) -> tuple[float, list[dict]]:
     """Every intern at every temperature finishes `prefix`; the judge checks each answer.
 
     Returns the MICS-Score and one trace entry per intern run. A run without a parseable final
@@ -45,7 +60,7 @@ async def score_prefix(case: Case, prefix: str, roles: Roles, attempt: int) -> t
 
 
 async def _intern_run(case: Case, prefix: str, intern: CachedModel, temperature: float,
-                      roles: Roles, attempt: int) -> dict:
+                      roles: Roles | Scorers, attempt: int) -> dict:
     reply = await intern.chat(intern_messages(case, prefix), temperature=temperature,
                               sample_index=attempt, case_id=case.rid)
     answer = extract_final_answer(reply.text)
