@@ -19,6 +19,7 @@ TASKS = {
     "qc_report": "chiron.qc.job:run",
     "build_mix": "chiron.data_mix.job:run",
     "train": "chiron.train.job:run",
+    "eval": "chiron.eval.job:run",
 }
 
 
