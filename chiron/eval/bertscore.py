@@ -73,7 +73,7 @@ def _is_local(model: str) -> bool:
 
 
 def resolve_model(settings: BertScoreSettings) -> tuple[str, int]:
-    """(model_type or local folder, num_layers) to hand to bert_score; raises ValueError/RuntimeError early."""
+    """(model_type or local folder, num_layers) for bert_score; raises ValueError/RuntimeError early."""
     from bert_score.utils import model2layers
 
     model, layers = settings.model, settings.num_layers
@@ -158,7 +158,8 @@ class BertScorer:
 
             with _quiet_transformers():
                 scorer = bert_score.BERTScorer(
-                    model_type=self.model_type, num_layers=self.num_layers, batch_size=self.settings.batch_size,
+                    model_type=self.model_type, num_layers=self.num_layers,
+                    batch_size=self.settings.batch_size,
                     # nthreads only feeds the idf counting pool; 0 counts in-process, since forking a
                     # pool from a process that already holds a CUDA context is unsafe.
                     nthreads=0, idf=self.settings.idf, device=self.device,
@@ -212,7 +213,8 @@ def _restore_prefix_space(scorer) -> None:
     from transformers import AutoTokenizer, GPT2Tokenizer, RobertaTokenizer
 
     tokenizer = scorer._tokenizer
-    if isinstance(tokenizer, (GPT2Tokenizer, RobertaTokenizer)) and not getattr(tokenizer, "add_prefix_space", True):
+    byte_level = isinstance(tokenizer, (GPT2Tokenizer, RobertaTokenizer))
+    if byte_level and not getattr(tokenizer, "add_prefix_space", True):
         scorer._tokenizer = AutoTokenizer.from_pretrained(scorer.model_type, add_prefix_space=True)
 
 
@@ -230,6 +232,7 @@ def score_reference_way(candidates: list[str], references: list[str], model_type
     scores = []
     with _quiet_transformers():
         for candidate, reference in zip(candidates, references):
-            _, _, f1 = bert_score.score([candidate], [reference], model_type=model_type, num_layers=num_layers)
+            _, _, f1 = bert_score.score([candidate], [reference], model_type=model_type,
+                                        num_layers=num_layers)
             scores.append(float(f1[0]))
     return scores

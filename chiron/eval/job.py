@@ -84,7 +84,7 @@ async def _run(cfg: DictConfig, out_dir: str) -> dict:
                               judge=judge or handle(judge_spec(cfg.judge), "judge"),
                               judge_temperature=float(cfg.judge.temperature))
         runner = EvalRunner(model=handle(spec, "model"), temperature=float(ev.temperature),
-                            max_tokens=int(ev.max_tokens), judge=judge, judge_temperature=float(cfg.judge.temperature),
+                            max_tokens=spec.max_tokens, judge=judge, judge_temperature=float(cfg.judge.temperature),
                             scorers=scorers, own_path_benchmarks=tuple(own_path), max_path_steps=int(ev.own_path.max_steps),
                             items_in_flight=int(ev.items_in_flight), progress=bool(cfg.get("progress", True)))
         rows = {}
