@@ -107,3 +107,19 @@ def test_benchmarks_accept_one_name_or_a_list():
     assert benchmark_names("demo") == ["demo"] and benchmark_names(["a", "b"]) == ["a", "b"]
     with pytest.raises(ValueError, match="benchmarks is empty"):
         benchmark_names([])
+
+
+def test_bertscore_is_computed_for_items_with_a_reference_reasoning():
+    from omegaconf import OmegaConf
+
+    from chiron.eval.job import _bertscores
+
+    ev = OmegaConf.create({"bertscore": {"model": "minilm", "num_layers": None, "batch_size": 4}})
+    same = "The appendix is enlarged with periappendiceal fat stranding."
+    rows = {"mmrp_mm": [{"reply": same, "reference_reasoning": same},
+                        {"reply": None, "reference_reasoning": "A gallstone obstructs the cystic duct."},
+                        {"reply": "x", "reference_reasoning": None}],
+            "vqa_rad": [{"reply": "yes", "reference_reasoning": None}]}
+    scores = _bertscores(ev, rows)
+    assert list(scores) == ["mmrp_mm"] and len(scores["mmrp_mm"]) == 2  # only items with a reference
+    assert scores["mmrp_mm"][0] == pytest.approx(1.0, abs=1e-4) and scores["mmrp_mm"][1] == 0.0  # no reply scores 0
