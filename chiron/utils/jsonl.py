@@ -69,12 +69,17 @@ def read_jsonl(path: str) -> Iterator[dict]:
                 yield obj
 
 
-def atomic_write_text(path: str, text: str) -> None:
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    atomic_write_text(path, data)
+
+
+def atomic_write_text(path: str, text: str | bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w",
+                       encoding=None if isinstance(text, bytes) else "utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:

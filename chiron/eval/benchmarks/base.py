@@ -14,18 +14,16 @@ import json
 import logging
 import os
 import re
-import tempfile
 from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from chiron.eval.items import EvalItem
+from chiron.vqa_sets.base import BadRow, LoadReport, as_object  # noqa: F401  (as_object, text_field: re-exported to the loaders)
+from chiron.vqa_sets.base import field_text as text_field
 
 log = logging.getLogger(__name__)
 
-_MAX_EXAMPLES = 5
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -33,35 +31,13 @@ class BenchmarkError(ValueError):
     """A benchmark copy that cannot be read: unknown name, missing or malformed as a whole."""
 
 
-class BadItem(ValueError):
-    """One row that cannot become an item; the load skips and counts it."""
+# One row that cannot become an item; the load skips and counts it (the VQA sets' BadRow, so the
+# row readers below serve both).
+BadItem = BadRow
 
 
-@dataclass
-class BenchmarkReport:
-    """What one load read, kept, left out on purpose (`filtered`) and skipped as broken."""
-
-    name: str
-    split: str
-    rows: int = 0
-    items: int = 0
-    filtered: int = 0
-    skipped: Counter = field(default_factory=Counter)  # reason -> rows
-    examples: list[str] = field(default_factory=list)
-
-    @property
-    def n_skipped(self) -> int:
-        return sum(self.skipped.values())
-
-    def skip(self, reason: str, detail: str) -> None:
-        self.skipped[reason] += 1
-        if len(self.examples) < _MAX_EXAMPLES:
-            self.examples.append(detail)
-
-    def summary(self) -> str:
-        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
-        return (f"{self.name}/{self.split}: {self.rows} rows, {self.items} items, "
-                f"{self.filtered} filtered, skipped: {reasons}")
+# The same report as a VQA-set load: rows read, kept (`samples`), filtered, skipped by reason.
+BenchmarkReport = LoadReport
 
 
 class Loader(ABC):
@@ -169,7 +145,7 @@ class Loader(ABC):
                         continue
                 seen.add(item.id)
                 items.append(item)
-                report.items += 1
+                report.samples += 1
                 if limit is not None and len(items) >= int(limit):
                     break
         if report.n_skipped:
@@ -334,23 +310,6 @@ def number_placeholders(text: str, start: int = 1) -> str:
     return re.sub(r"<image>(?:\s*<image>)*", repl, text)
 
 
-def text_field(row: Mapping, key: str) -> str:
-    """A required text field (numbers count as text)."""
-    value = row.get(key)
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise BadItem(f"field {key!r} is missing or not text: {value!r:.60}")
-    text = str(value).strip()
-    if not text:
-        raise BadItem(f"field {key!r} is empty")
-    return text
-
-
-def as_object(row: Any) -> dict:
-    if not isinstance(row, dict):
-        raise BadItem(f"row is not an object: {row!r:.60}")
-    return row
-
-
 def read_jsonl_rows(loader: Loader, path: str) -> Iterator[Any]:
     """A JSONL file's rows; a line that is not JSON comes out as a BadItem to be counted."""
     try:
@@ -375,17 +334,3 @@ def read_json_list(loader: Loader, path: str) -> list:
     if not isinstance(data, list):
         raise loader.error(f"{path} should hold a JSON list of records, not a {type(data).__name__}")
     return data
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -27,9 +27,9 @@ import os
 import re
 from typing import Any, Iterator
 
-from chiron.eval.benchmarks.base import (BadItem, Loader, as_object, atomic_write_bytes, make_item, register,
-                                         text_field)
+from chiron.eval.benchmarks.base import BadItem, Loader, as_object, make_item, register, text_field
 from chiron.eval.items import EvalItem
+from chiron.utils.jsonl import atomic_write_bytes
 
 SUBJECTS = ("Basic_Medical_Science", "Clinical_Medicine", "Diagnostics_and_Laboratory_Medicine", "Pharmacy",
             "Public_Health")
