@@ -70,22 +70,22 @@ def read_jsonl(path: str) -> Iterator[dict]:
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
-    atomic_write_text(path, data)
-
-
-def atomic_write_text(path: str, text: str | bytes) -> None:
+    """Write via a temporary file in the same folder and a rename: readers see old or new, never half."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w",
-                       encoding=None if isinstance(text, bytes) else "utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str, obj: object) -> None:

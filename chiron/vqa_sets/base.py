@@ -188,9 +188,11 @@ def qa_item(key: str, question: str, answer: str, images: list[str], meta: dict)
     return Item(key=key, messages=messages, images=images, meta=meta)
 
 
-def read_json_list(adapter: Adapter, path: str) -> list:
-    """A JSON file holding a list of records. The whole file is parsed at once: the largest one
-    (PubMedVision, ~0.7 GB) then takes a few GB of memory, which training machines have."""
+def read_json_list(adapter: Any, path: str) -> list:
+    """A JSON file holding a list of records; `adapter` is anything whose `error(problem)` makes the
+    exception to raise (a VQA-set adapter, an evaluation benchmark loader). The whole file is parsed
+    at once: the largest one (PubMedVision, ~0.7 GB) then takes a few GB of memory, which training
+    machines have."""
     try:
         # utf-8-sig: some copies of these files were re-saved with a byte-order mark.
         with open(path, encoding="utf-8-sig") as f:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from chiron.eval.items import EvalItem
-from chiron.vqa_sets.base import BadRow, LoadReport, as_object  # noqa: F401  (as_object, text_field: re-exported to the loaders)
+from chiron.vqa_sets.base import BadRow, LoadReport, as_object, read_json_list  # noqa: F401  (re-exported to the loaders)
 from chiron.vqa_sets.base import field_text as text_field
 
 log = logging.getLogger(__name__)
@@ -323,14 +323,3 @@ def read_jsonl_rows(loader: Loader, path: str) -> Iterator[Any]:
                     yield BadItem(f"line {line_no} is not JSON: {exc.msg}")
     except UnicodeDecodeError as exc:
         raise loader.error(f"{path} is not UTF-8 text: {exc}") from exc
-
-
-def read_json_list(loader: Loader, path: str) -> list:
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise loader.error(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, list):
-        raise loader.error(f"{path} should hold a JSON list of records, not a {type(data).__name__}")
-    return data
