@@ -20,6 +20,7 @@ TASKS = {
     "build_mix": "chiron.data_mix.job:run",
     "train": "chiron.train.job:run",
     "eval": "chiron.eval.job:run",
+    "pipeline": "chiron.pipeline.job:run",
 }
 
 

@@ -94,3 +94,8 @@ def atomic_write_json(path: str, obj: object) -> None:
 
 def atomic_write_jsonl(path: str, rows: Iterable[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_json_file(path: str) -> object:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

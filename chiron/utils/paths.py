@@ -1,4 +1,4 @@
-"""Where a job writes: Hydra's run folder when under Hydra, `paths.run_dir` otherwise (tests)."""
+"""Where a job writes: `paths.run_dir` when set (pipeline stages, tests), else Hydra's run folder."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from omegaconf import DictConfig, OmegaConf
 
 
 def run_dir(cfg: DictConfig) -> str:
+    """`paths.run_dir` when set (a pipeline stage writes into its store folder), else Hydra's run folder."""
     from hydra.core.hydra_config import HydraConfig
 
+    explicit = cfg.paths.get("run_dir") if "paths" in cfg else None
+    if explicit:
+        return str(explicit)
     if HydraConfig.initialized():
         return HydraConfig.get().runtime.output_dir
-    explicit = cfg.paths.get("run_dir") if "paths" in cfg else None
-    if not explicit:
-        raise ValueError("no run folder: run under Hydra or set paths.run_dir")
-    return str(explicit)
+    raise ValueError("no run folder: run under Hydra or set paths.run_dir")
 
 
 def package_path(relative: str) -> str:

@@ -1,0 +1,117 @@
+"""`task=pipeline`: part 1-3 -> search -> QC -> mix -> curriculum training -> evaluation as one run.
+
+Each stage's result is stored under a key of its resolved inputs (chiron/pipeline/keys.py), so a
+run or sweep arm that needs a result some earlier run already computed reads it instead: a QC
+sweep searches once, a curriculum sweep builds the mix once. The run folder gets
+`pipeline/summary.json` (what the experiment reports read) and `pipeline/report.md`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from chiron.pipeline.identity import ArmIdentity, arm_identity
+from chiron.pipeline.keys import config_slice, stage_key
+from chiron.pipeline.report import pipeline_settings, run_report_markdown
+from chiron.pipeline.stages import STAGES, needed_stages, upstream_of
+from chiron.pipeline.store import StageStore
+from chiron.pipeline.tracking import StageTracker
+from chiron.utils.jsonl import atomic_write_json, atomic_write_text, read_json_file
+from chiron.utils.paths import run_dir
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict:
+    started = time.monotonic()
+    settings = cfg.pipeline
+    store = StageStore(str(settings.store_dir))
+    identity = arm_identity(cfg)
+    stages = needed_stages(cfg, str(settings.last))
+    recompute = _recompute_set(settings.get("recompute"), stages)
+    graph = upstream_of(cfg)
+    tracker = StageTracker(OmegaConf.to_container(cfg.logger, resolve=True), identity)
+    log.info("pipeline %s (group %s): stages %s; results stored under %s", identity.arm, identity.group,
+             " -> ".join(stages), store.root)
+
+    keys: dict[str, str] = {}
+    folders: dict[str, str] = {}
+    done: dict[str, dict] = {}
+    for number, name in enumerate(stages, 1):
+        stage = STAGES[name]
+        upstream = {dep: keys[dep] for dep in graph[name]}
+        inputs = config_slice(cfg, stage.config)
+        keys[name] = key = stage_key(name, inputs, upstream)
+        with store.claim(name, key) as folder:
+            folders[name] = folder
+            record = None if name in recompute else store.finished(name, key)
+            if record is not None:
+                log.info("[%d/%d] %s: reused %s", number, len(stages), name, folder)
+                reused = True
+            else:
+                log.info("[%d/%d] %s: computing into %s", number, len(stages), name, folder)
+                tick = time.monotonic()
+                stage_cfg = stage.point(_for_stage(cfg, identity, key), folder,
+                                        {dep: folders[dep] for dep in graph[name]})
+                result = stage.run(stage_cfg)
+                record = {"stage": name, "key": key, "upstream": upstream, "config": inputs,
+                          "wall_s": round(time.monotonic() - tick, 2), "result": _jsonable(result),
+                          "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                store.mark_finished(name, key, record)
+                reused = False
+        done[name] = {"key": key, "folder": folder, "reused": reused, "wall_s": record["wall_s"],
+                      "summary": record["result"]}
+        tracker.stage(name, key, folder, upstream, inputs, record["result"], reused=reused)
+
+    summary = {"experiment": identity.experiment, "arm": identity.arm, "group": identity.group,
+               "overrides": identity.overrides, "settings": pipeline_settings(cfg), "stages": done,
+               "trends": _read_if(folders.get("qc"), "qc", "trends.json"),
+               "metrics": _read_if(folders.get("eval"), "eval", "metrics.json"),
+               "wall_s": round(time.monotonic() - started, 2)}
+    out_dir = os.path.join(run_dir(cfg), "pipeline")
+    atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
+    report = os.path.join(out_dir, "report.md")
+    atomic_write_text(report, run_report_markdown(summary))
+    tracker.arm_summary(summary)
+    computed = [n for n, s in done.items() if not s["reused"]]
+    log.info("pipeline finished in %.0f s: computed %s, reused %s", summary["wall_s"], computed or "nothing",
+             [n for n in done if n not in computed] or "nothing")
+    print(f"pipeline report: {os.path.abspath(report)}", flush=True)
+    return summary
+
+
+def _recompute_set(value: Any, stages: list[str]) -> set[str]:
+    names = {str(v) for v in (value or [])}
+    unknown = names - set(STAGES)
+    if unknown:
+        raise ValueError(f"pipeline.recompute names unknown stages {sorted(unknown)}; stages: {list(STAGES)}")
+    return names
+
+
+def _for_stage(cfg: DictConfig, identity: ArmIdentity, key: str) -> DictConfig:
+    """The stage's jobs log to W&B in this sweep's group, named after the arm; a resumed stage keeps its run ids."""
+    out = cfg.copy()
+    with open_dict(out):
+        out.run_name = re.sub(r"[^A-Za-z0-9_.=,-]", "-", f"{identity.arm}-{key[:8]}")
+        if out.logger.get("kind") == "wandb" and not out.logger.get("group"):
+            out.logger.group = identity.group
+    return out
+
+
+def _read_if(folder: str | None, *relative: str) -> Any:
+    if folder is None:
+        return None
+    path = os.path.join(folder, *relative)
+    return read_json_file(path) if os.path.isfile(path) else None
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))

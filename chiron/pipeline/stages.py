@@ -1,0 +1,124 @@
+"""The pipeline's stages: what each reads from the config, which stages it reads from, and how its
+job is pointed at its inputs and its store folder. The jobs themselves are the ordinary tasks
+(`task=build_part1`, `task=search`, ...), unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from typing import Any, Callable
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from chiron.data_mix.plan import plan_from_config
+from chiron.mmrp import part1, part2, part3
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    name: str
+    job: str                                  # "module:function" of the task that computes it
+    config: tuple[str, ...]                   # config paths whose resolved values decide the result
+    # The config the job runs with: (cfg, this stage's folder, {upstream stage: folder}) -> cfg.
+    point: Callable[[DictConfig, str, dict[str, str]], DictConfig]
+
+    def run(self, cfg: DictConfig) -> Any:
+        module, func = self.job.split(":")
+        return getattr(importlib.import_module(module), func)(cfg)
+
+
+def _with(cfg: DictConfig, folder: str, values: dict[str, Any]) -> DictConfig:
+    """A copy of cfg that writes into `folder` and has `values` ({dotted path: value}) set."""
+    out = cfg.copy()
+    with open_dict(out):
+        OmegaConf.update(out, "paths.run_dir", folder, force_add=True)
+        for path, value in values.items():
+            OmegaConf.update(out, path, value, force_add=True)
+    return out
+
+
+def _point_part(cfg: DictConfig, folder: str, upstream: dict[str, str]) -> DictConfig:
+    return _with(cfg, folder, {})
+
+
+def _point_search(cfg: DictConfig, folder: str, upstream: dict[str, str]) -> DictConfig:
+    return _with(cfg, folder, {"data.path": os.path.join(upstream["part3"], "part3", "cases.jsonl"),
+                               "data.image_root": cfg.corpus.image_root, "data.shard": 0, "data.num_shards": 1})
+
+
+def _point_qc(cfg: DictConfig, folder: str, upstream: dict[str, str]) -> DictConfig:
+    records = os.path.join(upstream["search"], "search", "records.jsonl")
+    return _with(cfg, folder, {"qc_report.inputs": {str(cfg.search.name): records}})
+
+
+def _point_mix(cfg: DictConfig, folder: str, upstream: dict[str, str]) -> DictConfig:
+    values: dict[str, Any] = {}
+    if "part1" in upstream:
+        values["mix_inputs.part1"] = os.path.join(upstream["part1"], "part1", "samples.jsonl")
+    if "part2" in upstream:
+        values["mix_inputs.part2"] = os.path.join(upstream["part2"], "part2", "samples.jsonl")
+    if "search" in upstream:
+        values["mix_inputs.part3_records"] = os.path.join(upstream["search"], "search", "records.jsonl")
+        values["mix_inputs.part3_method"] = str(cfg.search.name)
+        values["mix_inputs.part3_image_root"] = cfg.corpus.image_root
+    return _with(cfg, folder, values)
+
+
+def _point_train(cfg: DictConfig, folder: str, upstream: dict[str, str]) -> DictConfig:
+    return _with(cfg, folder, {"train_inputs.mix_dir": os.path.join(upstream["mix"], "mix")})
+
+
+def _point_eval(cfg: DictConfig, folder: str, upstream: dict[str, str]) -> DictConfig:
+    return _with(cfg, folder, {"eval.adapter": final_adapter(upstream["train"])})
+
+
+def final_adapter(train_folder: str) -> str:
+    import json
+
+    with open(os.path.join(train_folder, "train", "summary.json"), encoding="utf-8") as f:
+        return str(json.load(f)["final_adapter"])
+
+
+# In the order they run. `config` lists what decides each result; upstream keys cover the rest.
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("part1", "chiron.mmrp.job:run_part1", ("seed", "corpus", "writer", "mmrp.part1"), _point_part),
+    Stage("part2", "chiron.mmrp.job:run_part2", ("seed", "corpus", "mmrp.part2"), _point_part),
+    Stage("part3", "chiron.mmrp.job:run_part3", ("seed", "corpus", "writer", "mmrp.part3"), _point_part),
+    Stage("search", "chiron.search.job:run", ("seed", "search", "mentors", "interns", "judge", "data.limit"),
+          _point_search),
+    Stage("qc", "chiron.qc.job:run", ("qc", "search.name"), _point_qc),
+    Stage("mix", "chiron.data_mix.job:run", ("seed", "data_mix", "vqa_sets", "qc"), _point_mix),
+    Stage("train", "chiron.train.job:run", ("seed", "model", "train", "trainer", "curriculum"), _point_train),
+    Stage("eval", "chiron.eval.job:run", ("seed", "model", "eval", "benchmarks", "judge", "interns"), _point_eval),
+)}
+
+
+def upstream_of(cfg: DictConfig) -> dict[str, list[str]]:
+    """{stage: the stages it reads from} for this config. The mix reads only the sources its plan
+    draws from, so a plan without MMRP Part 3 (Table 3 row 1) runs no search at all."""
+    sources = set(plan_from_config(cfg.data_mix).sources())
+    mix_from = [name for name, source in (("part1", part1.SOURCE), ("part2", part2.SOURCE), ("search", part3.SOURCE))
+                if source in sources]
+    return {"part1": [], "part2": [], "part3": [], "search": ["part3"], "qc": ["search"], "mix": mix_from,
+            "train": ["mix"], "eval": ["train"]}
+
+
+def needed_stages(cfg: DictConfig, last: str) -> list[str]:
+    """The stages `last` depends on (itself included), in run order. QC rides along with the search:
+    its trend report is what Figure 4 and the QC counts are read from."""
+    if last not in STAGES:
+        raise ValueError(f"pipeline.last={last!r} is not a stage; stages: {list(STAGES)}")
+    graph = upstream_of(cfg)
+    needed: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name not in needed:
+            needed.add(name)
+            for dep in graph[name]:
+                visit(dep)
+
+    visit(last)
+    if "search" in needed:
+        needed.add("qc")
+    return [name for name in STAGES if name in needed]

@@ -1,0 +1,48 @@
+"""Where stage results live: `<store_dir>/<stage>/<key>/`, finished when `stage_done.json` is there.
+
+Every pipeline run and sweep arm shares one store, so a result is computed once. A lock per
+stage key lets parallel arms (a SLURM sweep) wait for the one arm computing it instead of
+computing it twice; an unfinished folder (a crash) is picked up again by the next run, and the
+stage's own job resumes inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from filelock import FileLock
+
+from chiron.utils.jsonl import atomic_write_json
+
+DONE = "stage_done.json"
+
+
+class StageStore:
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    def folder(self, stage: str, key: str) -> str:
+        return os.path.join(self.root, stage, key)
+
+    def finished(self, stage: str, key: str) -> dict | None:
+        """The stored record of a finished stage, or None (never run, or cut off before the end)."""
+        try:
+            with open(os.path.join(self.folder(stage, key), DONE), encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def mark_finished(self, stage: str, key: str, record: dict) -> None:
+        # Written last and atomically: its presence is what "finished" means.
+        atomic_write_json(os.path.join(self.folder(stage, key), DONE), record)
+
+    @contextmanager
+    def claim(self, stage: str, key: str) -> Iterator[str]:
+        """Hold the stage key's lock; yields its folder (created)."""
+        folder = self.folder(stage, key)
+        os.makedirs(folder, exist_ok=True)
+        with FileLock(folder + ".lock"):
+            yield folder
