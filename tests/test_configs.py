@@ -42,7 +42,8 @@ def test_search_options(option):
     cfg = compose_config([f"search={option}"])
     settings = search_settings(cfg.search, cfg.seed)
     assert settings.max_depth == 4 and settings.competitiveness == "product" and settings.first_depth_steps == 1
-    assert cfg.search.name == option
+    assert cfg.search.name == option.removesuffix("_scored")
+    assert bool(cfg.search.get("score_vanilla_paths")) == option.endswith("_scored")
 
 
 def test_reference_options_are_reachable():
@@ -61,7 +62,7 @@ def test_data_options():
 
 def test_defaults_are_the_offline_demo():
     cfg = compose_config()
-    assert cfg.task == "search" and cfg.search.name == "mics"
+    assert cfg.task == "pipeline" and cfg.search.name == "mics"
     for spec in model_specs(cfg.mentors) + model_specs(cfg.interns) + [judge_spec(cfg.judge)]:
         assert spec.backend == "hf" and spec.tiny == "internvl"
 

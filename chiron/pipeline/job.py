@@ -34,23 +34,24 @@ def run(cfg: DictConfig) -> dict:
     store = StageStore(str(settings.store_dir))
     identity = arm_identity(cfg)
     stages = needed_stages(cfg, str(settings.last))
-    recompute = _recompute_set(settings.get("recompute"), stages)
     graph = upstream_of(cfg)
+    recompute = _recompute_set(settings.get("recompute"), stages, graph)
     tracker = StageTracker(OmegaConf.to_container(cfg.logger, resolve=True), identity)
     log.info("pipeline %s (group %s): stages %s; results stored under %s", identity.arm, identity.group,
              " -> ".join(stages), store.root)
 
-    keys: dict[str, str] = {}
+    keys = stage_keys(cfg, stages)
     folders: dict[str, str] = {}
     done: dict[str, dict] = {}
     for number, name in enumerate(stages, 1):
-        stage = STAGES[name]
+        stage, key = STAGES[name], keys[name]
         upstream = {dep: keys[dep] for dep in graph[name]}
         inputs = config_slice(cfg, stage.config)
-        keys[name] = key = stage_key(name, inputs, upstream)
+        if name in recompute:
+            store.set_aside(name, key)
         with store.claim(name, key) as folder:
             folders[name] = folder
-            record = None if name in recompute else store.finished(name, key)
+            record = store.finished(name, key)
             if record is not None:
                 log.info("[%d/%d] %s: reused %s", number, len(stages), name, folder)
                 reused = True
@@ -86,12 +87,27 @@ def run(cfg: DictConfig) -> dict:
     return summary
 
 
-def _recompute_set(value: Any, stages: list[str]) -> set[str]:
+def stage_keys(cfg: DictConfig, stages: list[str]) -> dict[str, str]:
+    """{stage: key} for `stages` (in run order); a key needs only the config and upstream keys, never
+    a result, so a whole sweep's sharing can be known before anything runs."""
+    graph = upstream_of(cfg)
+    keys: dict[str, str] = {}
+    for name in stages:
+        keys[name] = stage_key(name, config_slice(cfg, STAGES[name].config), {dep: keys[dep] for dep in graph[name]})
+    return keys
+
+
+def _recompute_set(value: Any, stages: list[str], graph: dict[str, list[str]]) -> set[str]:
+    """The named stages and every stage downstream of them: a recomputed result may differ (sampling),
+    and what was built from the old one must not be reused beside it."""
     names = {str(v) for v in (value or [])}
     unknown = names - set(STAGES)
     if unknown:
         raise ValueError(f"pipeline.recompute names unknown stages {sorted(unknown)}; stages: {list(STAGES)}")
-    return names
+    for name in stages:  # run order: upstream stages come first
+        if any(dep in names for dep in graph[name]):
+            names.add(name)
+    return names & set(stages)
 
 
 def _for_stage(cfg: DictConfig, identity: ArmIdentity, key: str) -> DictConfig:

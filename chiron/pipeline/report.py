@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from chiron.data_mix.plan import plan_from_config
 from chiron.mmrp import part3
+from chiron.search.job import model_specs
 from chiron.vqa_sets import VQA_SETS
 
 
@@ -21,7 +22,7 @@ def pipeline_settings(cfg: DictConfig) -> dict[str, Any]:
             "qc": bool(cfg.qc.enabled),
             "curriculum": str(cfg.curriculum.name),
             "curriculum_stages": [str(s) for s in cfg.curriculum.stages],
-            "mentors": [str(m.name) for m in cfg.mentors.models],
+            "mentors": [spec.name for spec in model_specs(cfg.mentors)],
             "model": str(cfg.model.name),
             "data_mix": str(cfg.data_mix.name)}
 

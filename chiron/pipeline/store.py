@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -38,6 +39,17 @@ class StageStore:
     def mark_finished(self, stage: str, key: str, record: dict) -> None:
         # Written last and atomically: its presence is what "finished" means.
         atomic_write_json(os.path.join(self.folder(stage, key), DONE), record)
+
+    def set_aside(self, stage: str, key: str) -> str | None:
+        """Move a stored result out of the way (pipeline.recompute) instead of deleting it; returns
+        where it went, or None when there was nothing."""
+        folder = self.folder(stage, key)
+        if not os.path.exists(folder):
+            return None
+        with FileLock(folder + ".lock"):
+            aside = f"{folder}.old-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+            os.rename(folder, aside)
+        return aside
 
     @contextmanager
     def claim(self, stage: str, key: str) -> Iterator[str]:

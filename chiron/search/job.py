@@ -27,8 +27,17 @@ log = logging.getLogger(__name__)
 
 
 def model_specs(group: Mapping[str, Any]) -> list[ModelSpec]:
-    models = group.get("models") or []
-    return [ModelSpec.from_mapping(m) for m in models]
+    """The group's models; with `subset` (a list of names, e.g. mentors.subset=[gpt-4o]) only those."""
+    specs = [ModelSpec.from_mapping(m) for m in group.get("models") or []]
+    subset = group.get("subset")
+    if subset is None:
+        return specs
+    names = [str(n) for n in subset]
+    unknown = sorted(set(names) - {s.name for s in specs})
+    if unknown or not names:
+        raise ValueError(f"subset {names} must name at least one of the configured models "
+                         f"{[s.name for s in specs]}" + (f"; unknown: {unknown}" if unknown else ""))
+    return [s for s in specs if s.name in names]
 
 
 def judge_spec(judge: Mapping[str, Any]) -> ModelSpec:
