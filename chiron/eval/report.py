@@ -62,6 +62,8 @@ def comparison_markdown(metrics: dict, model_label: str) -> str:
     then a per-benchmark table with sizes, confidence intervals and failure counts."""
     parts = [f"# Evaluation of {model_label} beside the paper\n"]
     for table in paper_results().values():
+        if "columns" not in table or "rows" not in table:
+            continue  # a figure's values or a note (figure4, figure5), not a table
         ours = [metric_percent(metrics, column) for column in table["columns"]]
         if all(value is None for value in ours):
             continue

@@ -1,0 +1,76 @@
+"""Reading one arm summary (pipeline/summary.json): labels, settings and measured values.
+
+Missing pieces are normal (an arm without eval, a QC stage skipped), so every accessor returns None
+or an empty dict rather than raising.
+"""
+
+from __future__ import annotations
+
+from chiron.eval.report import metric_percent
+
+
+def metrics(arm: dict) -> dict:
+    return arm.get("metrics") or {}
+
+
+def settings(arm: dict) -> dict:
+    return arm.get("settings") or {}
+
+
+def percent(arm: dict, column: str) -> float | None:
+    """A paper column (`bench`, `bench/subject`, `bench:metric`) of this arm, in percent."""
+    return metric_percent(metrics(arm), column)
+
+
+def entry(arm: dict, column: str) -> dict | None:
+    """The metrics.json entry behind a column (for its n and interval); same keys as metric_percent."""
+    name, _, metric = column.partition(":")
+    benchmark, _, subject = name.partition("/")
+    found = metrics(arm).get(benchmark)
+    if found and subject:
+        found = (found.get("by_subject") or {}).get(subject)
+    if found and metric:
+        found = found.get(metric)
+    return found or None
+
+
+def method(arm: dict) -> str:
+    """Where MMRP Part 3 reasoning came from; a null method means the mix has none (Table 3 row 1)."""
+    return settings(arm).get("method") or "none"
+
+
+def benchmarks(arms: list[dict]) -> list[str]:
+    """Every benchmark measured by some arm, in first-seen order."""
+    seen: dict[str, None] = {}
+    for arm in arms:
+        seen.update(dict.fromkeys(metrics(arm)))
+    return list(seen)
+
+
+def labels(arms: list[dict]) -> list[str]:
+    """One readable, unique label per arm: the arm name, prefixed by its experiment (or group)
+    when the arms come from more than one sweep; a run without overrides ("default") is called
+    by its experiment (chiron_o1_8b)."""
+    base = [_own_name(arm) for arm in arms]
+    groups = {arm.get("group") for arm in arms}
+    if len(groups) > 1:
+        by_group = {arm.get("group"): arm.get("experiment") for arm in arms}
+        # The experiment name is shorter; it only works when each sweep ran a different experiment.
+        names_unique = len(set(by_group.values())) == len(by_group) and None not in by_group.values()
+        prefix = [(arm.get("experiment") if names_unique else arm.get("group")) or "run" for arm in arms]
+        base = [b if b == p else f"{p}: {b}" for p, b in zip(prefix, base)]
+    counts: dict[str, int] = {}
+    out = []
+    for label in base:
+        counts[label] = counts.get(label, 0) + 1
+        out.append(label if counts[label] == 1 else f"{label} #{counts[label]}")
+    return out
+
+
+def _own_name(arm: dict) -> str:
+    name = str(arm.get("arm") or "default")
+    return str(arm.get("experiment") or name) if name == "default" else name
+
+
+def is_demo_scale(arms: list[dict]) -> bool:
+    return any(settings(a).get("model") == "tiny" or settings(a).get("data_mix") == "demo" for a in arms)
