@@ -48,7 +48,9 @@ class StageTracker:
                           mode=wandb_mode(self.settings.get("mode")),
                           group=self.settings.get("group") or self.identity.group, job_type=job_type, name=name,
                           tags=list(self.settings.get("tags") or []), config=scrub_secrets(config or {}),
-                          reinit="finish_previous")
+                          reinit="finish_previous",
+                          # a run per stage: W&B's banner per run would bury the pipeline's own log
+                          settings=wandb.Settings(quiet=True))
 
     def stage(self, stage: str, key: str, folder: str, upstream: dict[str, str], config: dict, summary: Any,
               reused: bool) -> None:

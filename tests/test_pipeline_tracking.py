@@ -1,0 +1,56 @@
+"""The pipeline's W&B record, offline: a run per computed stage with its artifact, one `pipeline` run
+per arm holding the summary the reports read, the sweep's group on every run, and no secret anywhere."""
+
+import json
+
+import pytest
+
+from chiron.pipeline.identity import ArmIdentity
+from chiron.pipeline.tracking import StageTracker, _flat_numbers, artifact_name
+
+wandb = pytest.importorskip("wandb")
+
+
+def offline_logs(save_dir) -> list[bytes]:
+    """The raw bytes of each offline run's log (protobuf records: strings are stored as they are)."""
+    return [p.read_bytes() for p in sorted((save_dir / "wandb").glob("offline-run-*/run-*.wandb"))]
+
+
+def test_stage_and_arm_runs_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-123")
+    stage_folder = tmp_path / "stages" / "search" / "k1"
+    (stage_folder / "search").mkdir(parents=True)
+    (stage_folder / "search" / "records.jsonl").write_text('{"rid": "a"}\n')
+    identity = ArmIdentity(experiment="ablation_qc", arm="qc=off", group="ablation_qc-sweep1", overrides=["qc=off"])
+    tracker = StageTracker({"kind": "wandb", "project": "chiron-test", "mode": "offline",
+                            "save_dir": str(tmp_path / "wb")}, identity)
+    config = {"mentors": {"models": [{"name": "gpt-4o", "api_key": "sk-test-not-a-real-key-123",
+                                      "api_key_env": "OPENAI_API_KEY"}]}}
+    tracker.stage("search", "k1", str(stage_folder), {"part3": "p3"}, config, {"cases_ok": 3, "by": {"x": 1}},
+                  reused=False)
+    tracker.stage("mix", "k2", str(stage_folder), {"search": "k1"}, {}, {}, reused=True)  # logged by its producer
+    tracker.arm_summary({"settings": {"qc": False}, "overrides": ["qc=off"], "experiment": "ablation_qc",
+                         "stages": {"search": {"key": "k1"}}, "metrics": {"demo": {"accuracy": 0.5, "n": 2}}})
+    logs = offline_logs(tmp_path / "wb")
+    assert len(logs) == 2  # the computed stage and the arm; the reused mix logged nothing
+    stage_log, arm_log = logs
+    everything = b"".join(p.read_bytes() for p in (tmp_path / "wb").rglob("*") if p.is_file())
+    assert b"sk-test-not-a-real-key-123" not in everything and b"OPENAI_API_KEY" in stage_log
+    for log in logs:
+        assert b"ablation_qc-sweep1" in log            # one group for the whole sweep
+    assert b"search-k1" in stage_log and b"search-records" in stage_log   # the artifact and its type
+    assert b"qc=off/search" in stage_log and b"cases_ok" in stage_log
+    assert b"pipeline" in arm_log and b"eval/demo/accuracy" in arm_log
+    assert artifact_name("search", "k1") == "search-k1"
+
+
+def test_no_wandb_no_runs(tmp_path):
+    tracker = StageTracker({"kind": "csv"}, ArmIdentity(None, "default", "g", []))
+    tracker.stage("search", "k", str(tmp_path), {}, {}, {}, reused=False)
+    tracker.arm_summary({})
+    assert not list(tmp_path.iterdir())
+
+
+def test_flat_numbers_keeps_numeric_leaves():
+    assert _flat_numbers({"a": {"b": 1, "c": "x", "d": True}, "e": 2.5}) == {"a/b": 1, "e": 2.5}
