@@ -14,7 +14,17 @@ class ArmIdentity:
     experiment: str | None   # `+experiment=NAME`, or None for a plain run
     arm: str                 # the run's own overrides, e.g. "qc=off"; "default" without any
     group: str               # one per sweep (or per single run)
-    overrides: list[str]
+    overrides: list[str]     # those overrides
+
+
+# The experiment is the sweep's name; where files go, progress bars and logging settings never
+# distinguish one arm's result from another's, so they stay out of its name.
+NOT_ARM_KEYS = ("experiment", "run_name", "progress")
+NOT_ARM_PREFIXES = ("paths.", "hydra.", "hydra/", "logger")
+
+
+def _describes_no_arm(key: str) -> bool:
+    return key in NOT_ARM_KEYS or key.startswith(NOT_ARM_PREFIXES)
 
 
 def arm_identity(cfg: DictConfig) -> ArmIdentity:
@@ -27,8 +37,7 @@ def arm_identity(cfg: DictConfig) -> ArmIdentity:
     hc = HydraConfig.get()
     experiment = hc.runtime.choices.get("experiment")
     overrides = [str(o) for o in hc.overrides.task]
-    # The experiment is the sweep's name, not part of what distinguishes its arms.
-    own = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] != "experiment"]
+    own = [o for o in overrides if not _describes_no_arm(o.lstrip("+~").split("=", 1)[0])]
     if hc.mode == RunMode.MULTIRUN:
         where = os.path.basename(os.path.normpath(str(hc.sweep.dir)))
     else:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from typing import Any
 
@@ -58,7 +57,7 @@ def run(cfg: DictConfig) -> dict:
             else:
                 log.info("[%d/%d] %s: computing into %s", number, len(stages), name, folder)
                 tick = time.monotonic()
-                stage_cfg = stage.point(_for_stage(cfg, identity, key), folder,
+                stage_cfg = stage.point(_for_stage(cfg, identity, name, key), folder,
                                         {dep: folders[dep] for dep in graph[name]})
                 result = stage.run(stage_cfg)
                 record = {"stage": name, "key": key, "upstream": upstream, "config": inputs,
@@ -110,11 +109,12 @@ def _recompute_set(value: Any, stages: list[str], graph: dict[str, list[str]]) -
     return names & set(stages)
 
 
-def _for_stage(cfg: DictConfig, identity: ArmIdentity, key: str) -> DictConfig:
-    """The stage's jobs log to W&B in this sweep's group, named after the arm; a resumed stage keeps its run ids."""
+def _for_stage(cfg: DictConfig, identity: ArmIdentity, name: str, key: str) -> DictConfig:
+    """The stage's own jobs (training, evaluation) log to W&B in this sweep's group; their run name is
+    the stage and its key, short and stable, so a resumed stage continues its W&B run."""
     out = cfg.copy()
     with open_dict(out):
-        out.run_name = re.sub(r"[^A-Za-z0-9_.=,-]", "-", f"{identity.arm}-{key[:8]}")
+        out.run_name = f"{name}-{key}"
         if out.logger.get("kind") == "wandb" and not out.logger.get("group"):
             out.logger.group = identity.group
     return out
