@@ -136,7 +136,7 @@ SMALL = ["corpus.limit=8", "data_mix.scale=0.0001", "progress=false", "logger=cs
 
 def run_sweep(tmp_path, name, *overrides):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", WANDB_MODE="disabled")
-    cmd = [sys.executable, str(ROOT / "run.py"), f"+experiment={name}", "-m", f"paths.output_dir={tmp_path}",
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", f"+experiment={name}", f"paths.output_dir={tmp_path}",
            "run_name=sweep", *SMALL, *overrides]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3000, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -166,3 +166,14 @@ def test_sweep_runs_end_to_end_at_tiny_scale(tmp_path, name, overrides, n_arms):
         for stage, info in s["stages"].items():
             assert info["reused"] == (info["key"] in computed.setdefault(stage, set()))
             computed[stage].add(info["key"])
+
+
+@pytest.mark.slow
+def test_sweep_through_the_submitit_launcher(tmp_path):
+    """hydra-submitit-launcher, one job per arm, here its local flavour (the SLURM one takes the same
+    config): two arms run at once and meet at the stage locks, so the search still runs once."""
+    summaries = run_sweep(tmp_path, "demo", "qc=off", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=60")
+    assert len(summaries) == 2
+    search = [s["stages"]["search"] for s in summaries]
+    assert search[0]["key"] == search[1]["key"] and sorted(s["reused"] for s in search) == [False, True]
+    assert list((tmp_path / "experiments" / "demo" / "sweep" / ".submitit").iterdir())
