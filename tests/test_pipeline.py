@@ -102,3 +102,13 @@ def test_two_arm_qc_sweep_searches_once(tmp_path, monkeypatch):
     run_task(cfg)
     assert len(searches) == 2
     assert list((tmp_path / "stages" / "search").glob("*.old-*"))
+
+
+@pytest.mark.parametrize("method", ["mics", "vanilla"])
+def test_qc_stage_reads_only_this_runs_search(tmp_path, method):
+    from chiron.pipeline.stages import STAGES
+
+    cfg = STAGES["qc"].point(compose_config([f"search={method}"]), str(tmp_path / "qc"),
+                             {"search": str(tmp_path / "search")})
+    assert dict(cfg.qc_report.inputs) == {method: str(tmp_path / "search" / "search" / "records.jsonl")}
+    assert cfg.paths.run_dir == str(tmp_path / "qc")

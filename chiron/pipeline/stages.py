@@ -34,7 +34,9 @@ def _with(cfg: DictConfig, folder: str, values: dict[str, Any]) -> DictConfig:
     with open_dict(out):
         OmegaConf.update(out, "paths.run_dir", folder, force_add=True)
         for path, value in values.items():
-            OmegaConf.update(out, path, value, force_add=True)
+            # merge=False: a mapping replaces the old one whole (qc_report.inputs must not keep the
+            # default `${latest:...}` entry of the other method)
+            OmegaConf.update(out, path, value, merge=False, force_add=True)
     return out
 
 
