@@ -36,16 +36,20 @@ def _draw_panel(ax, panel: dict, colors: dict[str, str]) -> None:
     # A series with nothing in this panel takes no slot, so the bars that exist stay wide.
     series = [s for s, values in panel.items() if any(v is not None for v in values.values())]
     width = 0.8 / max(len(series), 1)
+    lowest = 0.0
     for i, name in enumerate(series):
         present = [(k, panel[name][c]) for k, c in enumerate(categories) if panel[name].get(c) is not None]
         xs = [k - 0.4 + width * (i + 0.5) for k, _ in present]
         heights = [v for _, v in present]
+        lowest = min([lowest, *heights])
         style = (dict(facecolor="white", edgecolor=colors[name], hatch="///") if is_paper(name)
                  else dict(color=colors[name]))
         bars = ax.bar(xs, heights, width, label=name, **style)
         ax.bar_label(bars, labels=[f"{h:.1f}" for h in heights], fontsize=7, padding=1)
     ax.set_xticks(range(len(categories)), [_wrap(c) for c in categories], fontsize=8)
     ax.set_xlim(-0.6, len(categories) - 0.4)
+    # Bars start at 0; all-zero bars (the demo) would otherwise sit mid-axis on a ±0.04 scale.
+    ax.set_ylim(lowest if lowest < 0 else 0.0, max(ax.get_ylim()[1], 1.0))
     ax.grid(axis="y", alpha=0.3)
 
 
@@ -78,8 +82,10 @@ def grouped_bars(panels: Panels, path: str, title: str, ylabel: str = "%") -> st
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
     if handles:
+        # Arm names are long ("qc=off,curriculum=stage3_only"): fewer columns so the legend fits.
+        longest = max(len(label) for label in handles)
         fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncols=min(len(handles), 4), fontsize=8)
+                   ncols=min(len(handles), 4 if longest <= 20 else 2 if longest <= 40 else 1), fontsize=8)
     fig.suptitle(title)
     return save(fig, path)
 
