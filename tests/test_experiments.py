@@ -6,9 +6,9 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import CONF, ROOT
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -16,7 +16,6 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from chiron.pipeline.job import stage_keys
 from chiron.pipeline.report import pipeline_settings
 from chiron.pipeline.stages import needed_stages
-from conftest import CONF, ROOT
 
 EXPERIMENTS = ["chiron_o1_2b", "chiron_o1_8b", "ablation_mics_vs_vanilla", "ablation_vqa", "ablation_qc",
                "ablation_stages", "ablation_mentor_sets", "demo"]

@@ -3,13 +3,13 @@
 import json
 
 import pytest
+from conftest import compose_config
 
 from chiron.main import run_task
 from chiron.pipeline.job import _recompute_set, stage_keys
 from chiron.pipeline.keys import config_slice, stage_key
 from chiron.pipeline.stages import needed_stages, upstream_of
 from chiron.pipeline.store import StageStore
-from conftest import compose_config
 
 ALL = ["part1", "part2", "part3", "search", "qc", "mix", "train", "eval"]
 

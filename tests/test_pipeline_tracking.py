@@ -1,7 +1,6 @@
 """The pipeline's W&B record, offline: a run per computed stage with its artifact, one `pipeline` run
 per arm holding the summary the reports read, the sweep's group on every run, and no secret anywhere."""
 
-import json
 
 import pytest
 

@@ -8,6 +8,7 @@ sweep searches once, a curriculum sweep builds the mix once. The run folder gets
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -128,6 +129,4 @@ def _read_if(folder: str | None, *relative: str) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    import json
-
     return json.loads(json.dumps(value, default=str))

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from chiron.data_mix.plan import plan_from_config
 from chiron.mmrp import part1, part2, part3
+from chiron.utils.jsonl import read_json_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +77,7 @@ def _point_eval(cfg: DictConfig, folder: str, upstream: dict[str, str]) -> DictC
 
 
 def final_adapter(train_folder: str) -> str:
-    import json
-
-    with open(os.path.join(train_folder, "train", "summary.json"), encoding="utf-8") as f:
-        return str(json.load(f)["final_adapter"])
+    return str(read_json_file(os.path.join(train_folder, "train", "summary.json"))["final_adapter"])
 
 
 # In the order they run. `config` lists what decides each result; upstream keys cover the rest.
