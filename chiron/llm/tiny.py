@@ -32,6 +32,8 @@ import tempfile
 import threading
 from typing import Any, Iterator
 
+from chiron.utils.jsonl import read_json_if_complete
+
 KINDS = ("internvl",)
 ROLES = ("mentor", "intern", "judge", "qa_writer", "vqa_writer")
 
@@ -174,11 +176,7 @@ def recipe_stamp(kind: str, seed: int, role: str | None) -> dict:
 
 
 def _read_stamp(path: str) -> dict | None:
-    try:
-        with open(os.path.join(path, STAMP_FILE)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return read_json_if_complete(os.path.join(path, STAMP_FILE))
 
 
 def _retire(path: str) -> None:

@@ -8,7 +8,6 @@ stage's own job resumes inside it.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ from typing import Iterator
 
 from filelock import FileLock
 
-from chiron.utils.jsonl import atomic_write_json
+from chiron.utils.jsonl import atomic_write_json, read_json_if_complete
 
 DONE = "stage_done.json"
 
@@ -30,11 +29,7 @@ class StageStore:
 
     def finished(self, stage: str, key: str) -> dict | None:
         """The stored record of a finished stage, or None (never run, or cut off before the end)."""
-        try:
-            with open(os.path.join(self.folder(stage, key), DONE), encoding="utf-8") as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
+        return read_json_if_complete(os.path.join(self.folder(stage, key), DONE))
 
     def mark_finished(self, stage: str, key: str, record: dict) -> None:
         # Written last and atomically: its presence is what "finished" means.

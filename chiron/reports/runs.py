@@ -7,10 +7,11 @@ return that dict unchanged, one per arm, so every report works from either sourc
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from typing import Any, Iterable
+
+from chiron.utils.jsonl import read_json_file
 
 SUMMARY = os.path.join("pipeline", "summary.json")
 
@@ -32,12 +33,12 @@ def load_local(sweep_dir: str) -> list[dict]:
         raise FileNotFoundError(f"no sweep folder at {sweep_dir!r}")
     single = os.path.join(sweep_dir, SUMMARY)
     if os.path.isfile(single):
-        return [_read(single)]
+        return [read_json_file(single)]
     arms = []
     for arm_dir in _arm_dirs(sweep_dir):
         path = os.path.join(arm_dir, SUMMARY)
         if os.path.isfile(path):
-            arms.append(_read(path))
+            arms.append(read_json_file(path))
         else:
             warnings.warn(f"arm {os.path.basename(arm_dir)} of {sweep_dir} has no {SUMMARY} "
                           "(crashed or still running): left out of the report", stacklevel=2)
@@ -46,11 +47,6 @@ def load_local(sweep_dir: str) -> list[dict]:
             f"no arm summary in {sweep_dir!r}: expected <n>/{SUMMARY} per arm (or {SUMMARY} for a single "
             "run); has the sweep finished?")
     return arms
-
-
-def _read(path: str) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 def plain(value: Any) -> Any:

@@ -14,7 +14,6 @@ step, learning rate and data position.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -25,7 +24,7 @@ from chiron.train.datamodule import StageData
 from chiron.train.model import LoraConfig, ModelConfig, add_lora, continue_lora, load_base, trainable_summary
 from chiron.train.module import LoRAFineTune, OptimConfig
 from chiron.train.trainer import build_trainer, last_checkpoint
-from chiron.utils.jsonl import atomic_write_json
+from chiron.utils.jsonl import atomic_write_json, read_json_if_complete
 from chiron.utils.loggers import lightning_logger
 
 log = logging.getLogger(__name__)
@@ -91,11 +90,7 @@ def run_curriculum(settings: TrainSettings, stages: list[tuple[str, str]], out_d
 
 
 def finished_stage(stage_dir: str) -> dict | None:
-    try:
-        with open(os.path.join(stage_dir, STAGE_DONE)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return read_json_if_complete(os.path.join(stage_dir, STAGE_DONE))
 
 
 def _train_stage(settings: TrainSettings, name: str, path: str, stage_dir: str, previous: str | None,

@@ -99,3 +99,11 @@ def atomic_write_jsonl(path: str, rows: Iterable[dict]) -> None:
 def read_json_file(path: str) -> object:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def read_json_if_complete(path: str) -> object | None:
+    """The JSON in `path`, or None when it is missing or unreadable (a marker not written yet)."""
+    try:
+        return read_json_file(path)
+    except (OSError, ValueError):
+        return None
