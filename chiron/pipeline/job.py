@@ -40,13 +40,11 @@ def run(cfg: DictConfig) -> dict:
     log.info("pipeline %s (group %s): stages %s; results stored under %s", identity.arm, identity.group,
              " -> ".join(stages), store.root)
 
-    keys = stage_keys(cfg, stages)
+    planned = plan_stages(cfg, stages, graph)
     folders: dict[str, str] = {}
     done: dict[str, dict] = {}
     for number, name in enumerate(stages, 1):
-        stage, key = STAGES[name], keys[name]
-        upstream = {dep: keys[dep] for dep in graph[name]}
-        inputs = config_slice(cfg, stage.config)
+        stage, (key, inputs, upstream) = STAGES[name], planned[name]
         if name in recompute:
             store.set_aside(name, key)
         with store.claim(name, key) as folder:
@@ -87,14 +85,22 @@ def run(cfg: DictConfig) -> dict:
     return summary
 
 
-def stage_keys(cfg: DictConfig, stages: list[str]) -> dict[str, str]:
-    """{stage: key} for `stages` (in run order); a key needs only the config and upstream keys, never
-    a result, so a whole sweep's sharing can be known before anything runs."""
-    graph = upstream_of(cfg)
-    keys: dict[str, str] = {}
+def plan_stages(cfg: DictConfig, stages: list[str],
+                graph: dict[str, list[str]]) -> dict[str, tuple[str, dict, dict[str, str]]]:
+    """{stage: (key, its resolved config slice, {upstream stage: key})} for `stages` (in run order).
+    A key needs only the config and upstream keys, never a result, so a whole sweep's sharing can be
+    known before anything runs."""
+    planned: dict[str, tuple[str, dict, dict[str, str]]] = {}
     for name in stages:
-        keys[name] = stage_key(name, config_slice(cfg, STAGES[name].config), {dep: keys[dep] for dep in graph[name]})
-    return keys
+        inputs = config_slice(cfg, STAGES[name].config)
+        upstream = {dep: planned[dep][0] for dep in graph[name]}
+        planned[name] = (stage_key(name, inputs, upstream), inputs, upstream)
+    return planned
+
+
+def stage_keys(cfg: DictConfig, stages: list[str]) -> dict[str, str]:
+    """{stage: key} for `stages` (in run order)."""
+    return {name: key for name, (key, _, _) in plan_stages(cfg, stages, upstream_of(cfg)).items()}
 
 
 def _recompute_set(value: Any, stages: list[str], graph: dict[str, list[str]]) -> set[str]:

@@ -62,8 +62,7 @@ class StageTracker:
         run = self._init(stage, f"{self.identity.arm}/{stage}", {"stage": stage, "key": key, "upstream": upstream,
                                                                **config})
         try:
-            offline = run.settings.mode == "offline" or getattr(run, "offline", False)
-            if not offline:
+            if not run.offline:  # offline W&B cannot look artifacts up (see the module docstring)
                 for dep, dep_key in upstream.items():
                     run.use_artifact(f"{artifact_name(dep, dep_key)}:latest")
             artifact = wandb.Artifact(artifact_name(stage, key), type=ARTIFACT_TYPES[stage],
