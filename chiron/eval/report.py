@@ -42,18 +42,25 @@ def paper_results() -> dict:
         return yaml.safe_load(f)
 
 
-def metric_percent(metrics: dict, column: str) -> float | None:
-    """A paper column's value from our metrics.json, in percent; None when we did not measure it."""
+def metric_entry(metrics: dict, column: str) -> dict | None:
+    """The metrics.json entry behind a paper column: `bench` (the benchmark's entry), `bench/subject`
+    (its by_subject entry) or `bench:metric` (e.g. its bertscore entry); None when not measured."""
     name, _, metric = column.partition(":")
     benchmark, _, subject = name.partition("/")
     found = metrics.get(benchmark)
+    if found is not None and subject:
+        found = (found.get("by_subject") or {}).get(subject)
+    if found is not None and metric:
+        found = found.get(metric)
+    return found
+
+
+def metric_percent(metrics: dict, column: str) -> float | None:
+    """A paper column's value from our metrics.json, in percent; None when we did not measure it."""
+    found = metric_entry(metrics, column)
     if found is None:
         return None
-    if subject:
-        found = (found.get("by_subject") or {}).get(subject)
-        if found is None:
-            return None
-    value = found.get(metric, {}).get("mean") if metric else found.get("accuracy")
+    value = found.get("mean") if ":" in column else found.get("accuracy")
     return None if value is None else 100.0 * value
 
 

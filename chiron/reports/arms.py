@@ -6,7 +6,7 @@ or an empty dict rather than raising.
 
 from __future__ import annotations
 
-from chiron.eval.report import metric_percent
+from chiron.eval.report import metric_entry, metric_percent
 
 
 def metrics(arm: dict) -> dict:
@@ -23,15 +23,8 @@ def percent(arm: dict, column: str) -> float | None:
 
 
 def entry(arm: dict, column: str) -> dict | None:
-    """The metrics.json entry behind a column (for its n and interval); same keys as metric_percent."""
-    name, _, metric = column.partition(":")
-    benchmark, _, subject = name.partition("/")
-    found = metrics(arm).get(benchmark)
-    if found and subject:
-        found = (found.get("by_subject") or {}).get(subject)
-    if found and metric:
-        found = found.get(metric)
-    return found or None
+    """The metrics.json entry behind a column (for its n and interval)."""
+    return metric_entry(metrics(arm), column) or None
 
 
 def method(arm: dict) -> str:
