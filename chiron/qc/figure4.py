@@ -22,7 +22,7 @@ def _group(counts: dict[str, int]) -> dict:
     return {"n": n, "counts": dict(counts), "shares": shares}
 
 
-def _scenario_order(names: Iterable[str]) -> list[str]:
+def scenario_order(names: Iterable[str]) -> list[str]:
     names = set(names)
     known = [s for s in SCENARIOS if s in names]
     return known + sorted(names - set(SCENARIOS) - {UNKNOWN}) + ([UNKNOWN] if UNKNOWN in names else [])
@@ -50,9 +50,9 @@ def trend_summary(records_by_method: dict[str, Iterable[dict]]) -> dict:
             scenario = record.get("scenario") or UNKNOWN
             by_group.setdefault(scenario, dict.fromkeys(TRENDS, 0))[trend] += 1
             by_group[ALL][trend] += 1
-        order = _scenario_order(g for g in by_group if g != ALL) + [ALL]
+        order = scenario_order(g for g in by_group if g != ALL) + [ALL]
         methods[method] = {g: _group(by_group[g]) for g in order}
-    scenarios = _scenario_order(g for m in methods.values() for g in m if g != ALL)
+    scenarios = scenario_order(g for m in methods.values() for g in m if g != ALL)
     return {"trends": list(TRENDS), "scenarios": scenarios, "methods": methods, "unscored": unscored}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from chiron.eval.report import paper_results
-from chiron.qc.figure4 import ALL, TREND_LABELS, _scenario_order, plot_trend_summary
+from chiron.qc.figure4 import ALL, TREND_LABELS, plot_trend_summary, scenario_order
 from chiron.qc.trends import TRENDS
 from chiron.reports import arms as A
 from chiron.reports.document import write_report
@@ -38,7 +38,7 @@ def merged_trends(arms: list[dict]) -> dict | None:
     if not methods:
         return None
     # The same scenario order Figure 4(a) uses (the paper's three first, "all" last).
-    scenarios = _scenario_order(g for groups in methods.values() for g in groups if g != ALL)
+    scenarios = scenario_order(g for groups in methods.values() for g in groups if g != ALL)
     return {"trends": list(TRENDS), "scenarios": scenarios, "methods": methods, "unscored": unscored,
             "qc": qc}
 
