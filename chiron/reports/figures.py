@@ -10,7 +10,7 @@ from chiron.qc.trends import TRENDS
 from chiron.reports import arms as A
 from chiron.reports.document import write_report
 from chiron.reports.plots import grouped_bars
-from chiron.reports.tables import DASH, cell, md_table, signed
+from chiron.reports.tables import DASH, cell, difference, md_table, signed
 
 # ---- Figure 4(a) -----------------------------------------------------------------------------
 
@@ -176,12 +176,9 @@ def _deltas(first: dict[str, dict], values: dict, columns: list[str], order: lis
     full = order[-1]
     rows = []
     for c in order[:-1]:
-        paper = [_minus(values.get(b, {}).get(c), values.get(b, {}).get(full)) for b in columns]
+        paper = [difference(values.get(b, {}).get(c), values.get(b, {}).get(full)) for b in columns]
         both = c in first and full in first
-        ours = [_minus(A.percent(first[c], b), A.percent(first[full], b)) if both else None for b in columns]
+        ours = [difference(A.percent(first[c], b), A.percent(first[full], b)) if both else None for b in columns]
         rows += [[names[c], "paper (8B)", *map(signed, paper)], [names[c], "ours", *map(signed, ours)]]
     return md_table(["curriculum", "source", *columns], rows)
 
-
-def _minus(x: float | None, y: float | None) -> float | None:
-    return None if x is None or y is None else round(x - y, 6)

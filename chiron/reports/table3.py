@@ -10,7 +10,7 @@ from chiron.eval.report import paper_results
 from chiron.reports import arms as A
 from chiron.reports.document import write_report
 from chiron.reports.plots import grouped_bars
-from chiron.reports.tables import cell, detail_table, md_table, setting_text, signed
+from chiron.reports.tables import cell, detail_table, difference, md_table, setting_text, signed
 
 PAPER = "paper (8B)"
 
@@ -50,10 +50,6 @@ def _main_table(table: dict, arms: list[dict], labels: list[str], rows_of: list[
     return md_table(["row", "MMRP", "VQA", "QC", "source", *columns], out)
 
 
-def _minus(x: float | None, y: float | None) -> float | None:
-    return None if x is None or y is None else x - y
-
-
 def _effects_table(table: dict, arms: list[dict], rows_of: list[str | None]) -> str:
     """Paper delta per effect, then ours within each sweep that has an arm on both rows (arms of one
     sweep share their upstream stages, so the difference is the ablated setting alone)."""
@@ -69,7 +65,7 @@ def _effects_table(table: dict, arms: list[dict], rows_of: list[str | None]) -> 
                 if arm.get("group") == group and row in (a, b):
                     first.setdefault(row, arm)
             if len(first) == 2:
-                deltas = [_minus(A.percent(first[b], c), A.percent(first[a], c)) for c in columns]
+                deltas = [difference(A.percent(first[b], c), A.percent(first[a], c)) for c in columns]
                 out.append(["", "", f"ours: {group}", *map(signed, deltas)])
     return md_table(["effect", "rows", "source", *columns], out)
 

@@ -23,6 +23,11 @@ def signed(value: float | None) -> str:
     return DASH if value is None else f"{value:+.1f}"
 
 
+def difference(x: float | None, y: float | None) -> float | None:
+    """x - y, or None when either was not measured; rounded to drop float noise (48.4 - 54.6 = -6.200000000000003)."""
+    return None if x is None or y is None else round(x - y, 6)
+
+
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
