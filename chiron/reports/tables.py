@@ -24,7 +24,8 @@ def signed(value: float | None) -> str:
 
 
 def difference(x: float | None, y: float | None) -> float | None:
-    """x - y, or None when either was not measured; rounded to drop float noise (48.4 - 54.6 = -6.200000000000003)."""
+    """x - y, or None when either was not measured; rounded to drop float noise
+    (48.4 - 54.6 = -6.200000000000003)."""
     return None if x is None or y is None else round(x - y, 6)
 
 
