@@ -27,10 +27,6 @@ def pipeline_settings(cfg: DictConfig) -> dict[str, Any]:
             "data_mix": str(cfg.data_mix.name)}
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}"
-
-
 def run_report_markdown(summary: dict) -> str:
     from chiron.eval.report import comparison_markdown
 
@@ -50,8 +46,6 @@ def run_report_markdown(summary: dict) -> str:
         lines.append(f"QC ({'on' if qc.get('enabled') else 'off'}) on {method} paths: {counts['kept']} of "
                      f"{counts['n']} pass ({counts['reasons']}).")
     metrics = summary.get("metrics")
-    if metrics:
-        lines += ["", "| benchmark | n | accuracy % |", "|---|---|---|"]
-        lines += [f"| {b} | {m['n']} | {_percent(m.get('accuracy'))} |" for b, m in metrics.items()]
+    if metrics:  # the comparison opens with this run's n, accuracy and interval per benchmark
         lines += ["", comparison_markdown(metrics, f"{summary['settings']['model']} ({summary['arm']})")]
     return "\n".join(lines) + "\n"
