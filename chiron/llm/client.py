@@ -48,11 +48,16 @@ class CachedModel:
         start = time.monotonic()
         try:
             completion = await self.backend.complete(request)
+        except BackendError as exc:
+            # Say which role's model failed: "mentor: model 'gpt-4o' ..." is what a user can act on.
+            exc = BackendError(f"{self.role}: {exc}", kind=exc.kind)
+            future.set_exception(exc)
+            future.exception()
+            self._account(case_id, Usage(failures=1, wall_s=time.monotonic() - start))
+            raise exc from None
         except BaseException as exc:
             future.set_exception(exc if isinstance(exc, Exception) else BackendError("cancelled"))
             future.exception()  # mark retrieved: waiters get it, nobody else is warned about it
-            if isinstance(exc, BackendError):
-                self._account(case_id, Usage(failures=1, wall_s=time.monotonic() - start))
             raise
         finally:
             self._inflight.pop(key, None)

@@ -71,10 +71,7 @@ class HFBackend:
             raise BackendError(f"{self.identity}: backend is closed")
         # Check images here, per request, so one unreadable file fails its own request only
         # instead of every request that happens to share its micro-batch.
-        try:
-            await asyncio.to_thread(self._check_request, request)
-        except ValueError as exc:
-            raise BackendError(f"{self.identity}: {exc}") from exc
+        await asyncio.to_thread(self._check_request, request)
         try:
             return await self._batcher.submit(request)
         except BackendError:
@@ -98,9 +95,13 @@ class HFBackend:
     def _check_request(self, request: ChatRequest) -> None:
         paths = [p for m in request.messages for p in m.images]
         if paths and not self.multimodal:
-            raise ValueError(f"model {self.spec.model} is text-only; the request has {len(paths)} image(s)")
+            raise BackendError(f"{self.identity}: model {self.spec.model} is text-only; the request has "
+                               f"{len(paths)} image(s)", kind="rejected")
         for path in paths:
-            check_image(path)
+            try:
+                check_image(path)
+            except ValueError as exc:  # chiron.llm.images.BadImage
+                raise BackendError(f"{self.identity}: {exc}", kind="bad_image") from None
 
     def _run_batch(self, requests: list[ChatRequest]) -> list[Completion]:
         """Runs in a worker thread: one `generate` call per distinct Sampling in the batch."""

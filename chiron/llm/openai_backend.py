@@ -6,6 +6,10 @@ reply is retried like a 429 and the retry count reaches the ledger.
 
 The API key is read from the environment on each call and never stored in `identity`, logs or
 exception messages.
+
+A refusal (401/403: the key; 404: the model) is final for that key or model: the first one is
+remembered and every later call fails at once without a request. Until the endpoint has answered
+once, calls go out one at a time, so a bad key costs one request, not one per call in flight.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from chiron.llm.types import BackendError, ChatRequest, Completion, Message
 PLACEHOLDER_KEY = "EMPTY"
 TOKENS_PER_IMAGE = 256  # rough prompt cost of one resized image, for the tpm estimate
 RETRYABLE_4XX = (408, 409, 429)
+REFUSED_KEY = (401, 403)  # the endpoint will not take this key: no call to it can succeed
+UNKNOWN_MODEL = (404,)  # the endpoint does not serve this model
+REJECTED = (400, 413, 422)  # this request will never be accepted as it stands
 
 
 class EmptyReplyError(Exception):
@@ -44,14 +51,23 @@ class OpenAIBackend:
         self._semaphore: asyncio.Semaphore | None = None
         self._rpm: AsyncLimiter | None = None
         self._tpm: AsyncLimiter | None = None
+        # Remembered refusals: (key it was for, error) for the endpoint, and per refused model.
+        self._refused_key: tuple[str, BackendError] | None = None
+        self._refused_models: dict[str, BackendError] = {}
+        self._answered_once = False
+        self._probe: asyncio.Lock | None = None
 
     # -- public ----------------------------------------------------------------------------
 
     async def complete(self, request: ChatRequest) -> Completion:
         self._bind_loop()
         key = self._read_key()
+        self._raise_if_refused(key, request.model)
+        try:
+            messages = await _render_messages(request.messages, self.spec.image_max_side)
+        except (ValueError, OSError) as exc:  # chiron.llm.images.BadImage: unreadable, empty, too large
+            raise BackendError(f"model {request.model!r}: {exc}", kind="bad_image") from None
         client = self._client_for(key)
-        messages = await _render_messages(request.messages, self.spec.image_max_side)
         params, effective = self._build_params(request, messages)
         estimate = _estimate_tokens(request)
         attempts = 0
@@ -65,10 +81,10 @@ class OpenAIBackend:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    completion = await self._attempt(client, params, estimate, request)
+                    completion = await self._attempt(client, params, estimate, request, key)
         except (openai.APIError, EmptyReplyError) as exc:
             # `from None`: the SDK error holds the HTTP request, whose headers carry the key.
-            raise BackendError(self._failure_message(request.model, exc, attempts, key)) from None
+            raise self._failure(request.model, exc, attempts, key) from None
         completion.retries = attempts - 1
         completion.effective = effective
         return completion
@@ -81,20 +97,44 @@ class OpenAIBackend:
     # -- one attempt -----------------------------------------------------------------------
 
     async def _attempt(self, client: openai.AsyncOpenAI, params: dict, estimate: int,
-                       request: ChatRequest) -> Completion:
+                       request: ChatRequest, key: str) -> Completion:
         # The slot is held per attempt, so a call backing off between attempts frees it.
         async with self._semaphore:
             if self._rpm is not None:
                 await self._rpm.acquire()
             if self._tpm is not None:
                 await self._tpm.acquire(min(estimate, self._tpm.max_rate))
-            # client.post skips the SDK's per-field transformation of `messages` (~5 ms of CPU
-            # per call on prompts with base64 images, measured) and cast_to=dict its pydantic
-            # parse (~0.6 ms); the body is already in wire format, and auth, base URL, timeout
-            # and error types stay the SDK's.
-            response = await client.post("/chat/completions", cast_to=dict, body=params,
-                                         options={"timeout": self.spec.timeout_s})
+            if self._answered_once:
+                response = await self._post(client, params)
+            else:
+                async with self._probe:  # until the endpoint has answered once, one request at a time
+                    self._raise_if_refused(key, request.model)
+                    response = await self._probe_post(client, params, key, request.model)
         return _to_completion(response, request)
+
+    async def _post(self, client: openai.AsyncOpenAI, params: dict) -> Any:
+        # client.post skips the SDK's per-field transformation of `messages` (~5 ms of CPU per call
+        # on prompts with base64 images, measured) and cast_to=dict its pydantic parse (~0.6 ms);
+        # the body is already in wire format, and auth, base URL, timeout and error types stay the SDK's.
+        return await client.post("/chat/completions", cast_to=dict, body=params,
+                                 options={"timeout": self.spec.timeout_s})
+
+    async def _probe_post(self, client: openai.AsyncOpenAI, params: dict, key: str, model: str) -> Any:
+        """A request sent while the endpoint has not answered yet. A key refusal is remembered before
+        the next caller gets the probe lock; any other answer (or no answer) opens the gate."""
+        try:
+            response = await self._post(client, params)
+        except openai.APIStatusError as exc:
+            if exc.status_code in REFUSED_KEY + UNKNOWN_MODEL:
+                self._failure(model, exc, 1, key)  # remembers the refusal
+            if exc.status_code not in REFUSED_KEY:
+                self._answered_once = True
+            raise
+        except openai.APIConnectionError:
+            self._answered_once = True  # a server that is down must not serialize every retry
+            raise
+        self._answered_once = True
+        return response
 
     # -- setup helpers ---------------------------------------------------------------------
 
@@ -107,6 +147,7 @@ class OpenAIBackend:
         self._semaphore = asyncio.Semaphore(self.spec.max_concurrency)
         self._rpm = _rpm_limiter(self.spec.rpm)
         self._tpm = AsyncLimiter(self.spec.tpm, 60) if self.spec.tpm else None
+        self._probe = asyncio.Lock()
         # The old client's connections belong to the old loop; drop it rather than reuse it.
         self._client, self._client_key = None, None
 
@@ -117,10 +158,15 @@ class OpenAIBackend:
         key = os.environ.get(name)
         if not key:
             raise BackendError(
-                f"model {self.spec.name!r}: environment variable {name} is not set "
-                f"(it should hold the API key for {self.spec.base_url or 'the default OpenAI endpoint'})"
-            )
+                f"model {self.spec.name!r}: environment variable {name} is not set; export it with the "
+                f"API key for {self.spec.base_url or 'the default OpenAI endpoint'} and rerun", kind="setup")
         return key
+
+    def _raise_if_refused(self, key: str, model: str) -> None:
+        if self._refused_key is not None and self._refused_key[0] == key:
+            raise self._refused_key[1]
+        if model in self._refused_models:
+            raise self._refused_models[model]
 
     def _client_for(self, key: str) -> openai.AsyncOpenAI:
         """The shared client, built on first use; a rotated key gets a copy sharing its connections."""
@@ -152,12 +198,32 @@ class OpenAIBackend:
             effective["extra_body"] = extra
         return params, effective
 
-    def _failure_message(self, model: str, exc: BaseException, attempts: int, key: str) -> str:
+    def _failure(self, model: str, exc: BaseException, attempts: int, key: str) -> BackendError:
+        """The BackendError for a failed call, with its kind; refusals are remembered."""
         status = getattr(exc, "status_code", None)
         what = type(exc).__name__ + (f" (HTTP {status})" if status is not None else "")
         detail = _scrub(str(exc), key)[:300]
-        return (f"model {model!r} at {self.identity}: gave up after {attempts} attempt(s); "
-                f"last error {what}: {detail}")
+        where = f"model {model!r} at {self.spec.base_url or 'the default OpenAI endpoint'}"
+        variable = self.spec.api_key_env
+        if status in REFUSED_KEY and self._refused_key is not None and self._refused_key[0] == key:
+            return self._refused_key[1]
+        if status in UNKNOWN_MODEL and model in self._refused_models:
+            return self._refused_models[model]
+        if status in REFUSED_KEY:
+            check = (f"check the key in {variable}" if variable else
+                     "the endpoint wants a key: set api_key_env to the variable that holds it")
+            error = BackendError(f"{where}: the endpoint refused the key, {what}: {detail}; {check} and rerun",
+                                 kind="setup")
+            self._refused_key = (key, error)
+            return error
+        if status in UNKNOWN_MODEL:
+            error = BackendError(f"{where}: no such model, {what}: {detail}; check the model name "
+                                 "(`model:` in its spec) and base_url", kind="setup")
+            self._refused_models[model] = error
+            return error
+        if status in REJECTED:
+            return BackendError(f"{where}: the request was rejected, {what}: {detail}", kind="rejected")
+        return BackendError(f"{where}: gave up after {attempts} attempt(s); last error {what}: {detail}")
 
 
 # -- pure helpers ----------------------------------------------------------------------------

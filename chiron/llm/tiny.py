@@ -32,7 +32,7 @@ import tempfile
 import threading
 from typing import Any, Iterator
 
-from chiron.utils.jsonl import read_json_if_complete
+from chiron.utils.jsonl import apply_umask, read_json_if_complete
 
 KINDS = ("internvl",)
 ROLES = ("mentor", "intern", "judge", "qa_writer", "vqa_writer")
@@ -159,6 +159,7 @@ def ensure_tiny_model(path: str, kind: str = "internvl", seed: int = 0, role: st
         save_processor(processor, staging)
         with open(os.path.join(staging, STAMP_FILE), "w") as f:
             json.dump(stamp, f)
+        apply_umask(staging)  # mkdtemp and safetensors make 0700/0600; the model folder is shared
         _publish(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -57,8 +57,28 @@ class Completion:
     effective: dict = field(default_factory=dict)
 
 
+# Why a call failed, as BackendError.kind:
+#   transient  retries exhausted on rate limits, server errors, timeouts: worth trying again later
+#   setup      refused: a missing or rejected key (401/403), an unknown model (404), a request the
+#              server will never accept (400); retrying as is cannot help, fixing the setup can
+#   rejected   this one request was refused (400, 413, 422: too long, malformed); others may pass
+#   bad_image  an input image cannot be read or is too large; the case or item is set aside
+FAILURE_KINDS = ("transient", "setup", "rejected", "bad_image")
+
+
 class BackendError(RuntimeError):
     """A call failed after every retry; the caller decides whether the case survives it."""
+
+    def __init__(self, message: str, kind: str = "transient") -> None:
+        if kind not in FAILURE_KINDS:
+            raise ValueError(f"BackendError kind must be one of {FAILURE_KINDS}, got {kind!r}")
+        super().__init__(message)
+        self.kind = kind
+
+    @property
+    def retryable(self) -> bool:
+        """Whether asking again, unchanged, may succeed."""
+        return self.kind == "transient"
 
 
 class Backend(Protocol):

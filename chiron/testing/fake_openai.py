@@ -6,8 +6,9 @@ gets exercised. Knobs:
 - ``latency_s``: sleep before answering each request.
 - ``capacity``: at most this many requests are processed at once; the rest queue.
 - ``faults``: one entry per request, applied to the first requests in arrival order:
-  "ok", "429", "500", "timeout" (stall ~30 s), "empty" (200 with empty content),
-  "drop" (close the connection without answering).
+  "ok", "400" (bad request), "403" (forbidden), "404" (no such model), "429", "500",
+  "timeout" (stall ~30 s), "empty" (200 with empty content), "drop" (close the connection
+  without answering).
 - ``responder``: "module:function" with ``respond(model, messages, temperature) -> str``.
 - ``api_key``: the key clients should send; counted in /stats and enforced with a 401.
 
@@ -32,7 +33,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-FAULTS = ("ok", "429", "500", "timeout", "empty", "drop")
+FAULTS = ("ok", "400", "403", "404", "429", "500", "timeout", "empty", "drop")
+ERROR_FAULTS = {  # fault -> (message, error type) of the JSON error body
+    "400": ("bad request (fake)", "invalid_request_error"), "403": ("forbidden (fake)", "permission_error"),
+    "404": ("the model does not exist (fake)", "not_found_error"), "429": ("rate limited (fake)", "rate_limit_error"),
+    "500": ("server error (fake)", "server_error"),
+}
 STALL_S = 30.0  # how long a "timeout" fault stalls: far beyond any test client's timeout
 KEY_ENV = "CHIRON_FAKE_OPENAI_KEY"  # the expected key travels by environment, not argv (ps shows argv)
 Responder = Callable[[str, list, float], str]
@@ -213,10 +219,8 @@ def build_app(state: ServerState):
         try:
             if fault != "ok":
                 state.faults_served[fault] = state.faults_served.get(fault, 0) + 1
-            if fault == "429":
-                return _error(429, "rate limited (fake)", "rate_limit_error")
-            if fault == "500":
-                return _error(500, "server error (fake)", "server_error")
+            if fault in ERROR_FAULTS:
+                return _error(int(fault), *ERROR_FAULTS[fault])
             if fault == "drop":
                 request.transport.close()
                 raise ConnectionResetError("fault: drop")

@@ -8,6 +8,8 @@ from importlib import resources
 
 from omegaconf import DictConfig, OmegaConf
 
+from chiron.llm.images import BadImage, image_policy
+
 
 def run_dir(cfg: DictConfig) -> str:
     """`paths.run_dir` when set (a pipeline stage writes into its store folder), else Hydra's run folder."""
@@ -37,6 +39,35 @@ def latest_output(task: str, relative: str, *, _root_: DictConfig) -> str:
         raise FileNotFoundError(f"no finished run of task={task} has {relative} under {base}; run "
                                 f"`python run.py task={task}` first or give the path explicitly")
     return os.path.abspath(max(found, key=os.path.getmtime))
+
+
+class PathOutsideRoot(BadImage):
+    """A path in a record that resolves (through `..`, an absolute path or a symlink) outside the
+    folder it must stay in. A ValueError and a BadImage (category "outside_root"): every reader sets
+    its record, row or case aside like one with an unreadable image."""
+
+    def __init__(self, message: str, path: str, root: str) -> None:
+        super().__init__(message, "outside_root", path)
+        self.root = root
+
+
+def resolve_in_root(root: str, ref: str, what: str = "image") -> str:
+    """`ref` (relative to `root`, or absolute) as an absolute path with `..` and symlinks resolved.
+
+    Raises PathOutsideRoot naming the path and the root when that path is not inside `root` (itself
+    resolved the same way), unless `images.allow_outside_root` is true. Nothing is opened: a
+    missing file inside the root passes here and is the image check's business."""
+    root_text, ref_text = str(root), str(ref)
+    joined = os.path.join(root_text, ref_text)  # an absolute ref replaces the root
+    resolved = os.path.realpath(joined)
+    if image_policy().allow_outside_root:
+        return resolved
+    real_root = os.path.realpath(root_text)
+    if resolved != real_root and not resolved.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise PathOutsideRoot(f"{what} path {ref_text!r} resolves to {resolved}, outside its root {real_root}; "
+                              f"move the file under the root, or set images.allow_outside_root=true to accept "
+                              f"such paths", joined, real_root)
+    return resolved
 
 
 def register_resolvers() -> None:
