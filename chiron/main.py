@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 
 from omegaconf import DictConfig
+
+from chiron.llm.images import configure_images
+from chiron.utils.errors import TaskFailed
+from chiron.utils.jsonl import WriteFailed
+from chiron.utils.paths import run_dir
+from chiron.utils.runlock import run_folder_lock
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +31,28 @@ TASKS = {
 }
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def run_task(cfg: DictConfig):
     task = str(cfg.task)
     if task not in TASKS:
         raise ValueError(f"unknown task={task!r}; available: {sorted(TASKS)}")
     module, func = TASKS[task].split(":")
-    try:
-        return getattr(importlib.import_module(module), func)(cfg)
-    finally:
-        _finish_wandb()
+    images = cfg.get("images") or {}
+    configure_images(max_pixels=images.get("max_pixels"), allow_outside_root=bool(images.get("allow_outside_root")))
+    wait_s = float((cfg.get("run_lock") or {}).get("wait_s") or 0)
+    # Taken before any model loads, so a refused second command costs nothing.
+    with run_folder_lock(run_dir(cfg), wait_s=wait_s):
+        try:
+            return getattr(importlib.import_module(module), func)(cfg)
+        except OSError as exc:
+            if isinstance(exc, WriteFailed) or exc.errno in DISK_FULL:
+                raise TaskFailed(str(exc) if isinstance(exc, WriteFailed) else
+                                 f"out of disk space: {exc}; free space and rerun the same command to resume") from None
+            raise
+        finally:
+            _finish_wandb()
 
 
 def _finish_wandb() -> None:

@@ -35,3 +35,10 @@ def tiny_tokenizer_path(tmp_path_factory):
     from chiron.llm.tiny import ensure_tiny_model
 
     return ensure_tiny_model(str(tmp_path_factory.mktemp("tiny") / "internvl-plain"), "internvl", seed=0)
+
+
+@pytest.fixture(scope="session")
+def shared_tiny_models(tmp_path_factory):
+    """One folder of tiny role models for the whole session (`paths.tiny_model_dir=...`): each is built
+    and primed on first use, then only loaded."""
+    return tmp_path_factory.mktemp("tiny_models")

@@ -172,19 +172,21 @@ def test_medxpertqa_items_and_subsets(tmp_path):
     root = str(tmp_path / "MedXpertQA")
     make_medxpertqa(root)
     items, report = get_loader("medxpertqa_mm").read(root)
-    assert [i.id for i in items] == ["MM-0", "MM-1"]
-    assert report.skipped == Counter({"bad row": 2, "missing image": 1})
+    # an item whose image is missing is kept: the runner marks it bad_image, it stays in n
+    assert [i.id for i in items] == ["MM-0", "MM-1", "MM-3"]
+    assert report.skipped == Counter({"bad row": 2})
+    assert not os.path.isfile(items[2].images[0])
     first = items[0]
     assert first.question == "A 60-year-old has chest pain. What is shown?"
     assert "Answer Choices" not in items[1].question and items[1].question == "Which structure is marked?"
     assert first.kind == "choice" and first.answer_letter == "C" and first.answer == "Pericardial effusion"
     assert [letter for letter, _ in first.options] == ["A", "B", "C", "D", "E"]
-    assert [i.subject for i in items] == ["Reasoning", "Understanding"]
+    assert [i.subject for i in items] == ["Reasoning", "Understanding", "Reasoning"]
     assert [os.path.basename(p) for p in first.images] == ["MM-0-a.jpeg", "MM-0-b.jpeg"]
     assert all(os.path.isfile(p) for p in first.images)
     assert first.meta["body_system"] == "Cardiovascular"
     assert [i.id for i in load_benchmark("medxpertqa_mm", root, subset="understanding")] == ["MM-1"]
-    assert [i.id for i in load_benchmark("medxpertqa_mm", root, subset="Reasoning")] == ["MM-0"]
+    assert [i.id for i in load_benchmark("medxpertqa_mm", root, subset="Reasoning")] == ["MM-0", "MM-3"]
     with pytest.raises(BenchmarkError, match="unknown subset"):
         load_benchmark("medxpertqa_mm", root, subset="vision")
     with pytest.raises(BenchmarkError) as err:
@@ -339,7 +341,9 @@ def test_vqa_test_splits(tmp_path):
 
     make_pmc_vqa(str(tmp_path / "pmc"))
     items, report = get_loader("pmc_vqa").read(str(tmp_path / "pmc"))
-    assert report.skipped == Counter({"missing image": 1})
+    assert report.skipped == Counter()  # the row whose image is missing is kept (the runner: bad_image)
+    assert len(items) == 3
+    items = [i for i in items if os.path.isfile(i.images[0])]
     assert [i.kind for i in items] == ["choice", "choice"]  # options win over a yes/no answer
     first = items[0]
     assert first.question == "What modality is this?"

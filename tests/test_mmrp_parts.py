@@ -254,11 +254,34 @@ def test_runner_resumes_errors_only(tmp_path):
 
     work = [unit("a", False), unit("b", True), unit("c", False)]
     first = asyncio.run(run_cases(work, str(tmp_path), Ledger(), "test", progress=False))
-    assert first == {"ran_now": 3, "skipped_as_finished": 0}
+    assert first == {"ran_now": 3, "skipped_as_finished": 0, "not_started": 0, "stopped_by": None}
     assert latest_lines(str(tmp_path))["b"]["status"] == "error"
+    assert latest_lines(str(tmp_path))["b"]["kind"] == "transient"
     second = asyncio.run(run_cases(work, str(tmp_path), Ledger(), "test", progress=False))
-    assert second == {"ran_now": 1, "skipped_as_finished": 2}
+    assert second == {"ran_now": 1, "skipped_as_finished": 2, "not_started": 0, "stopped_by": None}
     assert attempts == {"a": 1, "b": 2, "c": 1}
     assert [i["key"] for i in finished_items(str(tmp_path))] == ["a", "b"]
     summary = log_summary(str(tmp_path))
     assert summary["cases"] == {"ok": 2, "skipped": 1} and summary["skipped_by_reason"] == {"no discussion": 1}
+
+
+def test_runner_stops_at_a_setup_failure_and_retries_it_on_the_next_run(tmp_path):
+    calls = []
+    key_set = {"value": False}
+
+    def unit(key):
+        async def fn():
+            calls.append(key)
+            if not key_set["value"]:
+                raise BackendError("writer: model 'w': environment variable K is not set", kind="setup")
+            return Outcome("ok", items=[{"key": key}])
+        return key, fn
+
+    work = [unit(k) for k in "abcdef"]
+    first = asyncio.run(run_cases(work, str(tmp_path), Ledger(), "test", max_in_flight=1, progress=False))
+    assert first["stopped_by"] == "writer: model 'w': environment variable K is not set"
+    assert first["ran_now"] == 1 and first["not_started"] == 5 and calls == ["a"]
+    key_set["value"] = True
+    second = asyncio.run(run_cases(work, str(tmp_path), Ledger(), "test", max_in_flight=2, progress=False))
+    assert second["ran_now"] == 6 and second["stopped_by"] is None
+    assert [i["key"] for i in finished_items(str(tmp_path))] == list("abcdef")

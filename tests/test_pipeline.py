@@ -73,7 +73,7 @@ def test_keys_are_shared_exactly_where_inputs_are():
     assert {s for s in ALL if vanilla[s] == keys["on"][s]} == {"part1", "part2", "part3"}
 
 
-def test_two_arm_qc_sweep_searches_once(tmp_path, monkeypatch):
+def test_two_arm_qc_sweep_searches_once(tmp_path, monkeypatch, shared_tiny_models):
     """Two runs that differ only in QC: the second reads the first's search (the search job, and
     so every mentor, intern and judge call, runs once); each computes its own QC report."""
     import chiron.search.job as search_job
@@ -84,7 +84,8 @@ def test_two_arm_qc_sweep_searches_once(tmp_path, monkeypatch):
     summaries = {}
     for qc in ("on", "off"):
         cfg = compose_config([f"paths.output_dir={tmp_path}", f"+paths.run_dir={tmp_path / 'runs' / qc}", f"qc={qc}",
-                              "corpus.limit=4", "data.limit=2", "pipeline.last=qc", "logger=none", "progress=false"])
+                              f"paths.tiny_model_dir={shared_tiny_models}", "corpus.limit=8", "data.limit=4",
+                              "pipeline.last=qc", "logger=none", "progress=false"])
         run_task(cfg)
         summaries[qc] = json.loads((tmp_path / "runs" / qc / "pipeline" / "summary.json").read_text())
     on, off = summaries["on"]["stages"], summaries["off"]["stages"]
@@ -97,7 +98,8 @@ def test_two_arm_qc_sweep_searches_once(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "off" / "pipeline" / "report.md").read_text().count("reused") >= 2
     # asking for the search again explicitly runs it again (and what depends on it), the old result kept aside
     cfg = compose_config([f"paths.output_dir={tmp_path}", f"+paths.run_dir={tmp_path / 'runs' / 'again'}",
-                          "corpus.limit=4", "data.limit=2", "pipeline.last=qc", "logger=none", "progress=false",
+                          f"paths.tiny_model_dir={shared_tiny_models}", "corpus.limit=8", "data.limit=4",
+                          "pipeline.last=qc", "logger=none", "progress=false",
                           "pipeline.recompute=[search]"])
     run_task(cfg)
     assert len(searches) == 2

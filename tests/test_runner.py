@@ -75,12 +75,16 @@ def test_bad_records_are_quarantined_and_the_rest_run(tmp_path):
     s = Script(tmp_path / "s", table=TABLE)
     out = str(tmp_path / "run" / "search")
     summary = asyncio.run(runner(s, out).run(read_cases(path, root)))
-    assert summary["cases_ok"] == 3 and summary["failures_by_kind"] == {"bad_record": 4}
+    # records with an unusable image are "bad_image", other broken records "bad_record"; none retryable
+    assert summary["cases_ok"] == 3 and summary["failures_by_kind"] == {"bad_record": 2, "bad_image": 2}
     failed = {f["rid"]: f for f in read_jsonl(os.path.join(out, "failed.jsonl"))}
     assert "invalid JSON" in failed["line-4"]["error"]
     assert "messages" in failed["nomsg"]["error"]
     assert "image not found" in failed["noimg"]["error"]
     assert "unreadable image" in failed["broken"]["error"]
+    assert failed["noimg"]["kind"] == failed["broken"]["kind"] == "bad_image"
+    assert failed["nomsg"]["kind"] == "bad_record"
+    assert not any(f["retryable"] for f in failed.values())
     # a rerun writes no duplicate failure lines
     asyncio.run(runner(s, out).run(read_cases(path, root)))
     assert len(list(read_jsonl(os.path.join(out, "failed.jsonl")))) == 4

@@ -19,7 +19,11 @@ One JSON object per line (the project's corpus format):
 `read_corpus` also takes the reference search input format (spec §3): each "According to the
 <image>..." caption becomes one image group holding as many images as it has placeholders, the
 modality taken from the image folder ("ct_group1" -> "ct"); such records have no discussion.
-Images are not opened here: each builder decides what an unreadable image means for it.
+Images are not opened here: each builder decides what an unreadable image means for it. Image
+paths are resolved inside the image root (`chiron.utils.paths.resolve_in_root`); one that leaves it
+(`..`, an absolute path elsewhere, a symlink out) keeps its path but carries the reason in
+`CaseImage.refused`, and `CaseImage.check()` raises it like an unreadable image, so every builder
+sets it aside the same way without opening it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from chiron.llm.images import check_image
 from chiron.search.case import question_and_answer
+from chiron.utils.paths import PathOutsideRoot, resolve_in_root
 
 _IMAGE_RUN = re.compile(r"^\s*According to the ((?:<image>\s*)+),?\s*", re.IGNORECASE)
 _GROUP_DIR = re.compile(r"^(?P<modality>.+?)_group\d+$")
@@ -42,6 +48,13 @@ class CaseImage:
     ref: str  # as written in the record
     description: str = ""
     keywords: tuple[str, ...] = ()
+    refused: str = ""  # why the path was refused (outside the image root); empty when it is inside
+
+    def check(self) -> None:
+        """Raise BadImage (PathOutsideRoot for a refused path, never opened) unless the image is usable."""
+        if self.refused:
+            raise PathOutsideRoot(self.refused, self.path, "")
+        check_image(self.path)
 
 
 @dataclass(frozen=True)
@@ -129,8 +142,11 @@ def _text(obj: dict, *keys: str) -> str:
     return ""
 
 
-def _resolve(ref: str, image_root: str) -> str:
-    return ref if os.path.isabs(ref) else os.path.join(image_root, ref)
+def _image(ref: str, image_root: str, **fields: Any) -> CaseImage:
+    try:
+        return CaseImage(path=resolve_in_root(image_root, ref), ref=ref, **fields)
+    except PathOutsideRoot as exc:
+        return CaseImage(path=exc.path, ref=ref, refused=str(exc), **fields)
 
 
 def folder_modality(image_ref: str) -> str | None:
@@ -159,9 +175,9 @@ def _from_corpus(obj: dict, image_root: str) -> CaseRecord:
             keywords = image.get("keywords") or []
             if isinstance(keywords, str):
                 keywords = [keywords]
-            images.append(CaseImage(path=_resolve(str(image["path"]), image_root), ref=str(image["path"]),
-                                    description=str(image.get("description") or "").strip(),
-                                    keywords=tuple(str(w) for w in keywords if str(w).strip())))
+            images.append(_image(str(image["path"]), image_root,
+                                 description=str(image.get("description") or "").strip(),
+                                 keywords=tuple(str(w) for w in keywords if str(w).strip())))
         groups.append(ImageGroup(modality=_text(group, "modality") or f"modality {k + 1}",
                                  caption=_text(group, "caption", "analysis"), images=tuple(images)))
     qa = obj.get("qa")
@@ -186,6 +202,8 @@ def _sentence_case(text: str) -> str:
 
 def _from_reference(obj: dict, image_root: str) -> CaseRecord:
     refs = obj.get("images") or []
+    if not isinstance(refs, list) or not all(isinstance(r, str) and r.strip() for r in refs):
+        raise ValueError("field 'images' must be a list of image paths")
     captions = obj.get("caption") or []
     if isinstance(captions, str):
         captions = [captions]
@@ -201,10 +219,10 @@ def _from_reference(obj: dict, image_root: str) -> CaseRecord:
         modality = folder_modality(mine[0]) if mine else None
         groups.append(ImageGroup(modality=modality or f"modality {k + 1}",
                                  caption=_sentence_case(text.strip()),
-                                 images=tuple(CaseImage(path=_resolve(r, image_root), ref=r) for r in mine)))
+                                 images=tuple(_image(r, image_root) for r in mine)))
     if cursor < len(refs):
         groups.append(ImageGroup(modality="unlabelled", caption="",
-                                 images=tuple(CaseImage(path=_resolve(r, image_root), ref=r) for r in refs[cursor:])))
+                                 images=tuple(_image(r, image_root) for r in refs[cursor:])))
     qa = None
     messages = obj.get("messages")
     if isinstance(messages, list) and len(messages) >= 2:

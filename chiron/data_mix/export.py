@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chiron.data.sample import Sample
+from chiron.data_mix.draw import ImageScreen
 from chiron.data_mix.plan import FORMATS, MixPlan
 from chiron.utils.jsonl import atomic_write_json, atomic_write_jsonl
 
@@ -60,8 +61,11 @@ def sharegpt_row(sample: Sample) -> dict:
 
 
 def mix_manifest(plan: MixPlan, sources: Mapping[str, Sequence[Sample]],
-                 stages: Mapping[str, Sequence[Sample]]) -> dict:
-    """What each stage was asked for and got, per source; `drawn` is counted from the stage itself."""
+                 stages: Mapping[str, Sequence[Sample]], screen: ImageScreen | None = None) -> dict:
+    """What each stage was asked for and got, per source; `drawn` is counted from the stage itself.
+    With the `screen` the draw used: per stage and source `dropped_bad_image` (samples left out of
+    that draw for a bad image, replaced by others), and per source `bad_images` (every sample found
+    bad, by category, a few examples, and how many samples were checked)."""
     out: dict[str, Any] = {"name": plan.name, "seed": plan.seed, "scale": plan.scale,
                            "drop_sources": sorted(plan.drop_sources), "stages": {}}
     for stage, samples in stages.items():
@@ -70,8 +74,12 @@ def mix_manifest(plan: MixPlan, sources: Mapping[str, Sequence[Sample]],
         for src, target in plan.stages[stage].items():
             size = len(sources[src])
             per_source[src] = {"config_count": plan.table[stage][src], "target": target, "source_size": size,
-                               "drawn": drawn[src], "repeats": round(target / size, 4)}
+                               "drawn": drawn[src], "repeats": round(target / size, 4) if size else None}
+            if screen is not None:
+                per_source[src]["dropped_bad_image"] = screen.dropped(src, f"{stage}/{src}")
         out["stages"][stage] = {"total": len(samples), "sources": per_source}
+    if screen is not None:
+        out["bad_images"] = {src: screen.summary(src) for src in plan.sources()}
     return out
 
 

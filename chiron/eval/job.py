@@ -19,6 +19,7 @@ from chiron.llm.ledger import Ledger
 from chiron.llm.spec import ModelSpec
 from chiron.search.job import judge_spec, model_specs
 from chiron.search.roles import Scorers
+from chiron.utils.errors import TaskFailed
 from chiron.utils.jsonl import atomic_write_json, atomic_write_text
 from chiron.utils.loggers import scrub_secrets
 from chiron.utils.paths import run_dir
@@ -60,10 +61,29 @@ def run(cfg: DictConfig) -> dict:
     metrics = asyncio.run(_run(cfg, out_dir))
     for name, m in metrics.items():
         accuracy = "n/a" if m["accuracy"] is None else f"{100 * m['accuracy']:.1f} %"
-        log.info("%s: n=%d accuracy %s (unparseable %d, judge failures %d)", name, m["n"], accuracy,
-                 m["unparseable"], m["judge_failures"])
+        log.info("%s: n=%d accuracy %s (unparseable %d, judge failures %d, generation failures %d, "
+                 "bad images %d)", name, m["n"], accuracy, m["unparseable"], m["judge_failures"],
+                 m.get("generation_failures", 0), m.get("bad_images", 0))
     log.info("paper comparison: %s", os.path.join(out_dir, "paper_comparison.md"))
+    check_eval_outcome(metrics, out_dir)
     return metrics
+
+
+# Statuses of items that got no answer scored: the call failed, or the image could not be shown.
+NOT_EVALUATED = ("generation_failed", "judge_failed", "bad_image")
+
+
+def check_eval_outcome(metrics: dict, out_dir: str) -> None:
+    """Raise TaskFailed when no item of any benchmark was evaluated (every one failed or had a bad image)."""
+    total = sum(m["n"] for m in metrics.values())
+    failed = sum(m.get("generation_failures", 0) + m.get("judge_failures", 0) + m.get("bad_images", 0)
+                 for m in metrics.values())
+    if total and failed < total:
+        return
+    firsts = [m.get("first_failure") for m in metrics.values() if m.get("first_failure")]
+    cause = f"; first: {firsts[0]}" if firsts else ""
+    raise TaskFailed(f"eval evaluated no item: {failed} of {total} failed or had a bad image{cause} "
+                     f"(every row in {out_dir}/<benchmark>/predictions.jsonl)")
 
 
 async def _run(cfg: DictConfig, out_dir: str) -> dict:
@@ -94,6 +114,9 @@ async def _run(cfg: DictConfig, out_dir: str) -> dict:
             items = load_benchmark(name, None if root is None else str(root), split=ev.split, limit=ev.limit, **options)
             log.info("%s: %d items", name, len(items))
             rows[name] = await runner.run(name, items, os.path.join(out_dir, name))
+            if runner.stopped_by is not None:
+                raise TaskFailed(f"eval stopped at {name}: {runner.stopped_by}; fix it and rerun the same command: "
+                                 "finished items are kept, the others are asked")
     finally:
         await pool.aclose()
         cache.close()

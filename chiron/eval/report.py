@@ -1,7 +1,8 @@
 """Metrics per benchmark from its prediction rows, and the paper-comparison table.
 
-Accuracy counts every item: unparseable answers, unjudged ones and failed calls are wrong and are
-reported by kind beside the accuracy, never left out of the denominator.
+Accuracy counts every item: unparseable answers, unjudged ones, failed calls and items whose image
+could not be used (`bad_image`, never sent to the model) are wrong and are reported by kind beside
+the accuracy, never left out of the denominator.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ def benchmark_metrics(rows: Sequence[dict], bertscores: Sequence[float] = (), *,
     counts = Counter(row["status"] for row in rows)
     metrics = {**accuracy_ci(correct, **ci), "statuses": {s: counts.get(s, 0) for s in STATUSES},
                "unparseable": counts.get("unparseable", 0), "judge_failures": counts.get("judge_failed", 0),
-               "generation_failures": counts.get("generation_failed", 0)}
+               "generation_failures": counts.get("generation_failed", 0), "bad_images": counts.get("bad_image", 0)}
+    failed = next((row for row in rows if row["status"] in ("generation_failed", "judge_failed", "bad_image")), None)
+    if failed is not None:  # the first cause, as the eval's closing line names it
+        metrics["first_failure"] = f"item {failed['id']} ({failed['status']}): {failed.get('error', '?')}"
+    bad = [row for row in rows if row["status"] == "bad_image"]
+    if bad:  # which files, and why, so the user can fix them without reading predictions.jsonl
+        metrics["bad_image_categories"] = dict(Counter((row.get("bad_image") or {}).get("category", "?")
+                                                       for row in bad))
     if any(row.get("subject") for row in rows):
         metrics["by_subject"] = grouped_accuracy(correct, [row.get("subject") or "(none)" for row in rows], **ci)
     if bertscores:
@@ -82,15 +90,16 @@ def comparison_markdown(metrics: dict, model_label: str) -> str:
         parts.append(f"| **{model_label} (ours)** | " + " | ".join(_cell(v) for v in ours) + " |\n")
     parts.append("## This run\n")
     parts.append("| benchmark | n | accuracy % | 95 % CI | unparseable | judge failures | generation failures "
-                 "| BERTScore | MICS-Score |")
-    parts.append("|---" * 9 + "|")
+                 "| bad images | BERTScore | MICS-Score |")
+    parts.append("|---" * 10 + "|")
     for benchmark, m in metrics.items():
         ci = "–" if m.get("ci_low") is None else f"{100 * m['ci_low']:.1f}–{100 * m['ci_high']:.1f}"
         parts.append(f"| {benchmark} | {m['n']} | {_cell(_pct(m.get('accuracy')))} | {ci} | {m['unparseable']} "
-                     f"| {m['judge_failures']} | {m['generation_failures']} "
+                     f"| {m['judge_failures']} | {m['generation_failures']} | {m.get('bad_images', 0)} "
                      f"| {_cell(_pct((m.get('bertscore') or {}).get('mean')))} "
                      f"| {_cell(_pct((m.get('mics_score') or {}).get('mean')))} |")
-    parts.append("\nEvery item counts: unparseable answers and failed calls are wrong, never dropped.\n")
+    parts.append("\nEvery item counts: unparseable answers, failed calls and items with an unusable image "
+                 "(bad images: never sent to the model) are wrong, never dropped.\n")
     return "\n".join(parts)
 
 

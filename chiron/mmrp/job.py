@@ -26,6 +26,7 @@ from chiron.llm.spec import ModelSpec
 from chiron.mmrp import part1, part2, part3
 from chiron.mmrp.levels import Levels, token_counter
 from chiron.mmrp.runner import finished_items, log_summary, run_cases
+from chiron.utils.errors import TaskFailed
 from chiron.utils.jsonl import atomic_write_json, atomic_write_jsonl
 from chiron.utils.paths import run_dir
 
@@ -86,7 +87,29 @@ def run_part1(cfg: DictConfig) -> dict:
                "pairs": len(items)}
     atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
     log.info("part 1: %d QA pairs from %d cases (%s)", len(items), len(cases), out_dir)
+    check_part_outcome("part 1", summary, len(items), out_dir)
     return summary
+
+
+def check_part_outcome(part: str, summary: dict, produced: int, out_dir: str) -> None:
+    """Raise TaskFailed when a part must not count as done: a setup failure stopped it, or it wrote
+    nothing. The message names the first cause."""
+    rerun = "fix it and rerun the same command: finished cases are kept"
+    stopped = (summary.get("this_run") or {}).get("stopped_by")
+    if stopped:
+        raise TaskFailed(f"{part} stopped: {stopped}; {rerun}")
+    if produced:
+        return
+    errors = summary.get("errors") or {}
+    if errors:
+        key, reason = next(iter(errors.items()))
+        cause = f"{len(errors)} case(s) failed; first: {key}: {reason}"
+    else:
+        reasons = {**(summary.get("skipped_by_reason") or {}), **(summary.get("items_dropped_by_reason") or {}),
+                   **(summary.get("dropped_by_reason") or {}), **(summary.get("cases_skipped_by_reason") or {})}
+        shown = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
+        cause = f"every case was skipped or dropped ({shown or 'no usable case in the corpus'})"
+    raise TaskFailed(f"{part} produced nothing: {cause} (details in {out_dir}/summary.json)")
 
 
 def run_part3(cfg: DictConfig) -> dict:
@@ -111,6 +134,7 @@ def run_part3(cfg: DictConfig) -> dict:
     atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
     log.info("part 3: %d VQA pairs from %d cases; search them with: python run.py task=search data=mmrp_part3 "
              "data.path=%s", len(records), len(cases), summary["search_input"])
+    check_part_outcome("part 3", summary, len(records), out_dir)
     return summary
 
 
@@ -136,9 +160,10 @@ def run_part2(cfg: DictConfig) -> dict:
         result = part2.align_case(case, settings)
         items += result.items
         drops.update(result.drops)
-        unreadable += [{"case_id": case.id, "image": ref} for ref in result.unreadable]
+        unreadable += [{"case_id": case.id, "image": ref, "why": result.unreadable_why.get(ref)}
+                       for ref in result.unreadable]
     for row in unreadable:
-        log.warning("part 2: unreadable image %s (case %s) left out", row["image"], row["case_id"])
+        log.warning("part 2: unreadable image %s (case %s, %s) left out", row["image"], row["case_id"], row["why"])
     atomic_write_jsonl(os.path.join(out_dir, "triplets.jsonl"), items)
     _write_samples(os.path.join(out_dir, "samples.jsonl"), [part2.alignment_sample(i) for i in items])
     summary = {"cases": len(cases), "cases_skipped_by_reason": dict(skipped), "triplets": len(items),
@@ -147,4 +172,5 @@ def run_part2(cfg: DictConfig) -> dict:
                "dropped_by_reason": dict(drops), "unreadable_images": unreadable, "bad_records": _bad_summary(bad)}
     atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
     log.info("part 2: %d triplets from %d cases (%s)", len(items), len(cases), out_dir)
+    check_part_outcome("part 2", summary, len(items), out_dir)
     return summary

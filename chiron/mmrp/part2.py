@@ -2,7 +2,9 @@
 the case's real imaging analysis) from annotated cases. No LLM: every answer is authentic text.
 
 Per case, each image group (one modality) goes through these filters, in this order:
-  1. unreadable image files are dropped and reported (never fatal);
+  1. unreadable image files (`chiron.llm.images.check_image`: missing, empty, not an image, too
+     many pixels, undecodable) and paths outside the image root are dropped and reported, with
+     their category (never fatal);
   2. an image whose file MD5 equals one already kept in this case is dropped (the same keyframe
      referenced by several findings would otherwise appear twice);
   3. images smaller than `min_side` (196 px) in either dimension are dropped;
@@ -22,12 +24,13 @@ import hashlib
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
 from chiron.data.corpus import CaseImage, CaseRecord, ImageGroup
 from chiron.data.sample import Sample, single_turn, with_image_placeholders
+from chiron.llm.images import BadImage
 
 SOURCE = "mmrp_part2"
 FORMATS = ("coarse", "precise")
@@ -65,7 +68,9 @@ class Part2Settings:
 class CaseAlignment:
     items: list[dict]
     drops: Counter  # images and groups refused, by reason
-    unreadable: list[str]  # image refs that could not be opened
+    unreadable: list[str]  # image refs that could not be used
+    # ref -> BadImage category (missing | empty | not_an_image | too_many_pixels | undecodable | outside_root)
+    unreadable_why: dict = field(default_factory=dict)
 
 
 def file_md5(path: str) -> str:
@@ -77,9 +82,8 @@ def file_md5(path: str) -> str:
 
 
 def image_size(path: str) -> tuple[int, int]:
-    """(width, height); raises OSError/ValueError for a missing or undecodable file."""
+    """(width, height) from the header; the caller has checked the image (check_image)."""
     with Image.open(path) as img:
-        img.load()  # verify() misses truncated pixel data; a full decode does not
         return img.size
 
 
@@ -109,10 +113,12 @@ def _usable_images(group: ImageGroup, settings: Part2Settings, seen_md5: set[str
     kept = []
     for image in group.images:
         try:
+            image.check()  # BadImage: the one image check of every job (a refused path too)
             width, height = image_size(image.path)
             md5 = file_md5(image.path)
-        except (OSError, ValueError, Image.DecompressionBombError):
+        except (BadImage, OSError, ValueError, Image.DecompressionBombError) as exc:
             result.unreadable.append(image.ref)
+            result.unreadable_why[image.ref] = exc.category if isinstance(exc, BadImage) else "undecodable"
             result.drops["unreadable image"] += 1
             continue
         if md5 in seen_md5:

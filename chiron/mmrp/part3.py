@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from chiron.data.corpus import CaseRecord, folder_modality
 from chiron.data.sample import Sample, single_turn
 from chiron.llm.client import CachedModel
-from chiron.llm.images import check_image
+from chiron.llm.images import BadImage
 from chiron.mmrp.parsing import parse_qa_pair
 from chiron.mmrp.prompts import part3_messages
 from chiron.mmrp.runner import Outcome
 from chiron.mmrp.scenarios import SCENARIOS, SHORT, check_answer
+from chiron.utils.paths import resolve_in_root
 
 SOURCE = "mmrp_part3"
 
@@ -46,12 +47,17 @@ def item_key(case_id: str, scenario: str) -> str:
 
 
 async def write_case_vqa(case: CaseRecord, scenario: str, writer: CachedModel, settings: Part3Settings) -> Outcome:
-    groups, unreadable = _readable_groups(case)
+    groups, unreadable, why = _readable_groups(case)
     info = {"scenario": scenario, "unreadable_images": unreadable}
-    if not any(caption for caption, _ in groups):
+    if why:
+        info["unreadable_why"] = why  # ref -> BadImage category, as Part 2 and every other job name it
+    captioned = [g for g in case.image_groups if g.caption.strip()]
+    if not captioned:
         return Outcome("skipped", reason="no imaging analysis", info=info)
     if not groups:
-        return Outcome("skipped", reason="no readable image", info=info)
+        if any(g.images for g in captioned):  # every image of every analysed group is unusable
+            return Outcome("skipped", reason="all images unreadable", info=info)
+        return Outcome("skipped", reason="no image with an imaging analysis", info=info)
     key = item_key(case.id, scenario)
     reply = await writer.chat(part3_messages(case, scenario), temperature=settings.temperature, case_id=key)
     try:
@@ -75,25 +81,29 @@ async def write_case_vqa(case: CaseRecord, scenario: str, writer: CachedModel, s
     return Outcome("ok", items=[record], info=info)
 
 
-def _readable_groups(case: CaseRecord) -> tuple[list[tuple[str, list[str]]], list[str]]:
-    """(caption, readable image refs) for each captioned group that keeps an image; unreadable refs."""
-    groups, unreadable = [], []
+def _readable_groups(case: CaseRecord) -> tuple[list[tuple[str, list[str]]], list[str], dict[str, str]]:
+    """(caption, readable image refs) for each captioned group that keeps an image; unreadable refs
+    (check_image, or a path outside the image root); their BadImage categories."""
+    groups, unreadable, why = [], [], {}
     for group in case.image_groups:
         refs = []
         for image in group.images:
             try:
-                check_image(image.path)
+                image.check()
                 refs.append(image.ref)
-            except ValueError:
+            except BadImage as exc:
                 unreadable.append(image.ref)
+                why[image.ref] = exc.category
         if refs and group.caption.strip():
             groups.append((group.caption.strip(), refs))
-    return groups, unreadable
+    return groups, unreadable, why
 
 
 def reasoning_sample(record: dict, image_root: str) -> Sample:
     """A searched path as a training conversation: the question with its images grouped by
-    modality; the reasoning steps and final answer as the assistant turn."""
+    modality; the reasoning steps and final answer as the assistant turn. The images are resolved
+    inside `image_root`; one outside it raises PathOutsideRoot (a BadImage: the caller drops the
+    record). The files themselves are not opened here."""
     refs = list(record["images"])
     groups: dict[str, list[str]] = {}
     for ref in refs:  # images of one group share a folder ("<case>/<modality>_group<k>/")
@@ -106,7 +116,7 @@ def reasoning_sample(record: dict, image_root: str) -> Sample:
     ordered = [ref for members in groups.values() for ref in members]
     user = (f"{record['question']}\nUse the keyframes of each imaging modality ({'; '.join(listing)}) and "
             "reason step by step to reach the answer.")
-    images = [ref if os.path.isabs(ref) else os.path.join(image_root, ref) for ref in ordered]
+    images = [resolve_in_root(image_root, ref) for ref in ordered]
     return single_turn(f"part3/{record.get('method', 'search')}/{record['rid']}", SOURCE, user,
                        record["reasoning"], images=images,
                        meta={"rid": record["rid"], "scenario": record.get("scenario"),

@@ -19,9 +19,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from chiron.pipeline.identity import ArmIdentity, arm_identity
 from chiron.pipeline.keys import config_slice, stage_key
 from chiron.pipeline.report import pipeline_settings, run_report_markdown
-from chiron.pipeline.stages import STAGES, needed_stages, upstream_of
+from chiron.pipeline.stages import STAGES, Stage, needed_stages, upstream_of
 from chiron.pipeline.store import StageStore
 from chiron.pipeline.tracking import StageTracker
+from chiron.utils.errors import TaskFailed
 from chiron.utils.jsonl import atomic_write_json, atomic_write_text, read_json_file
 from chiron.utils.paths import run_dir
 
@@ -43,27 +44,34 @@ def run(cfg: DictConfig) -> dict:
     planned = plan_stages(cfg, stages, graph)
     folders: dict[str, str] = {}
     done: dict[str, dict] = {}
+    changed: set[str] = set()  # stages whose stored result a retry changed: everything after is recomputed
     for number, name in enumerate(stages, 1):
         stage, (key, inputs, upstream) = STAGES[name], planned[name]
-        if name in recompute:
+        if name in recompute or any(dep in changed for dep in graph[name]):
             store.set_aside(name, key)
         with store.claim(name, key) as folder:
             folders[name] = folder
             record = store.finished(name, key)
-            if record is not None:
-                log.info("[%d/%d] %s: reused %s", number, len(stages), name, folder)
-                reused = True
-            else:
+            upstream_folders = {dep: folders[dep] for dep in graph[name]}
+            if record is None:
                 log.info("[%d/%d] %s: computing into %s", number, len(stages), name, folder)
-                tick = time.monotonic()
-                stage_cfg = stage.point(_for_stage(cfg, identity, name, key), folder,
-                                        {dep: folders[dep] for dep in graph[name]})
-                result = stage.run(stage_cfg)
-                record = {"stage": name, "key": key, "upstream": upstream, "config": inputs,
-                          "wall_s": round(time.monotonic() - tick, 2), "result": _jsonable(result),
-                          "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                record = _compute(stage, stage.point(_for_stage(cfg, identity, name, key), folder, upstream_folders),
+                                  key, upstream, inputs)
                 store.mark_finished(name, key, record)
                 reused = False
+            elif record.get("retryable_failures"):
+                log.info("[%d/%d] %s: stored in %s with %d failure(s) worth retrying; retrying them", number,
+                         len(stages), name, folder, record["retryable_failures"])
+                before = stage.outputs_digest(folder)
+                record = _compute(stage, stage.point(_for_stage(cfg, identity, name, key), folder, upstream_folders),
+                                  key, upstream, inputs)
+                store.mark_finished(name, key, record)
+                reused = stage.outputs_digest(folder) == before
+                if not reused:
+                    changed.add(name)
+            else:
+                log.info("[%d/%d] %s: reused %s", number, len(stages), name, folder)
+                reused = True
         done[name] = {"key": key, "folder": folder, "reused": reused, "wall_s": record["wall_s"],
                       "summary": record["result"]}
         tracker.stage(name, key, folder, upstream, inputs, record["result"], reused=reused)
@@ -83,6 +91,21 @@ def run(cfg: DictConfig) -> dict:
              [n for n in done if n not in computed] or "nothing")
     print(f"pipeline report: {os.path.abspath(report)}", flush=True)
     return summary
+
+
+def _compute(stage: Stage, stage_cfg: DictConfig, key: str, upstream: dict[str, str], inputs: dict) -> dict:
+    """Run a stage's job; its record (what `stage_done.json` holds). A job that raises TaskFailed
+    produced nothing usable: it is not stored, and the next run computes it again."""
+    tick = time.monotonic()
+    try:
+        result = stage.run(stage_cfg)
+    except TaskFailed as exc:
+        raise TaskFailed(f"pipeline stage {stage.name} failed and was not stored (the next run computes it "
+                         f"again): {exc}") from None
+    return {"stage": stage.name, "key": key, "upstream": upstream, "config": inputs,
+            "wall_s": round(time.monotonic() - tick, 2), "result": _jsonable(result),
+            "retryable_failures": stage.retryable_failures(result),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
 def plan_stages(cfg: DictConfig, stages: list[str],

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 SPEED_ONLY_KEYS = frozenset({"progress", "max_cases_in_flight", "items_in_flight", "max_concurrency",
                              "rpm", "tpm", "timeout_s"})
 # Bump when a stage's code changes what it writes, so older stored results are not reused.
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: bad images set aside, failed stages never stored
 KEY_LENGTH = 16
 # Input files above this size are identified by size and modification time instead of contents.
 HASH_LIMIT_BYTES = 256 * 1024 * 1024

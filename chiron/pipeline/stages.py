@@ -5,6 +5,7 @@ job is pointed at its inputs and its store folder. The jobs themselves are the o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import os
 from typing import Any, Callable
@@ -12,6 +13,7 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from chiron.data_mix.plan import plan_from_config
+from chiron.llm.images import file_sha256
 from chiron.mmrp import part1, part2, part3
 from chiron.utils.jsonl import read_json_file
 
@@ -23,10 +25,34 @@ class Stage:
     config: tuple[str, ...]                   # config paths whose resolved values decide the result
     # The config the job runs with: (cfg, this stage's folder, {upstream stage: folder}) -> cfg.
     point: Callable[[DictConfig, str, dict[str, str]], DictConfig]
+    # The files (relative to the stage folder) later stages read: a retry that changes them makes
+    # the stages after it compute again.
+    outputs: tuple[str, ...] = ()
+    # How many of the job's failures a rerun would try again (exhausted API retries), from its result.
+    count_retryable: Callable[[Any], int] = lambda result: 0
 
     def run(self, cfg: DictConfig) -> Any:
         module, func = self.job.split(":")
         return getattr(importlib.import_module(module), func)(cfg)
+
+    def retryable_failures(self, result: Any) -> int:
+        return int(self.count_retryable(result) or 0) if isinstance(result, dict) else 0
+
+    def outputs_digest(self, folder: str) -> str:
+        digest = hashlib.sha256()
+        for relative in self.outputs:
+            path = os.path.join(folder, relative)
+            digest.update(relative.encode() + (file_sha256(path).encode() if os.path.isfile(path) else b"-"))
+        return digest.hexdigest()
+
+
+def _part_errors(result: dict) -> int:
+    return len(result.get("errors") or {})
+
+
+def _eval_failures(result: dict) -> int:
+    return sum(int(m.get("generation_failures", 0)) + int(m.get("judge_failures", 0))
+               for m in result.values() if isinstance(m, dict))
 
 
 def _with(cfg: DictConfig, folder: str, values: dict[str, Any]) -> DictConfig:
@@ -82,15 +108,18 @@ def final_adapter(train_folder: str) -> str:
 
 # In the order they run. `config` lists what decides each result; upstream keys cover the rest.
 STAGES: dict[str, Stage] = {s.name: s for s in (
-    Stage("part1", "chiron.mmrp.job:run_part1", ("seed", "corpus", "writer", "mmrp.part1"), _point_part),
-    Stage("part2", "chiron.mmrp.job:run_part2", ("seed", "corpus", "mmrp.part2"), _point_part),
-    Stage("part3", "chiron.mmrp.job:run_part3", ("seed", "corpus", "writer", "mmrp.part3"), _point_part),
-    Stage("search", "chiron.search.job:run", ("seed", "search", "mentors", "interns", "judge", "data.limit"),
-          _point_search),
+    Stage("part1", "chiron.mmrp.job:run_part1", ("seed", "corpus", "images", "writer", "mmrp.part1"), _point_part,
+          ("part1/samples.jsonl",), _part_errors),
+    Stage("part2", "chiron.mmrp.job:run_part2", ("seed", "corpus", "images", "mmrp.part2"), _point_part),
+    Stage("part3", "chiron.mmrp.job:run_part3", ("seed", "corpus", "images", "writer", "mmrp.part3"), _point_part,
+          ("part3/cases.jsonl",), _part_errors),
+    Stage("search", "chiron.search.job:run", ("seed", "images", "search", "mentors", "interns", "judge", "data.limit"),
+          _point_search, ("search/records.jsonl",), lambda result: result.get("retryable_failures", 0)),
     Stage("qc", "chiron.qc.job:run", ("qc", "search.name"), _point_qc),
-    Stage("mix", "chiron.data_mix.job:run", ("seed", "data_mix", "vqa_sets", "qc"), _point_mix),
-    Stage("train", "chiron.train.job:run", ("seed", "model", "train", "trainer", "curriculum"), _point_train),
-    Stage("eval", "chiron.eval.job:run", ("seed", "model", "eval", "benchmarks", "judge", "interns"), _point_eval),
+    Stage("mix", "chiron.data_mix.job:run", ("seed", "images", "data_mix", "vqa_sets", "qc"), _point_mix),
+    Stage("train", "chiron.train.job:run", ("seed", "images", "model", "train", "trainer", "curriculum"), _point_train),
+    Stage("eval", "chiron.eval.job:run", ("seed", "images", "model", "eval", "benchmarks", "judge", "interns"), _point_eval,
+          ("eval/metrics.json",), _eval_failures),
 )}
 
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from chiron.qc.figure4 import plot_trend_summary, trend_summary
 from chiron.qc.filter import qc_filter
-from chiron.utils.jsonl import atomic_write_json, read_jsonl
+from chiron.utils.jsonl import atomic_write_json, read_latest
 from chiron.utils.paths import run_dir
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def input_paths(cfg: DictConfig) -> dict[str, str]:
 def run(cfg: DictConfig) -> dict:
     paths = input_paths(cfg)
     enabled, rules = qc_rules(cfg)
-    records = {method: list(read_jsonl(path)) for method, path in paths.items()}
+    records = {method: read_latest(path, "rid") for method, path in paths.items()}
     summary = trend_summary(records)
     summary["qc"] = {"enabled": enabled, **rules, "inputs": {}}
     for method, rows in records.items():

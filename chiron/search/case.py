@@ -1,7 +1,10 @@
 """Search inputs: the reference record format (spec §3), read leniently, validated strictly.
 
 A bad record never stops a run: it becomes a `BadRecord` with a readable reason and goes to
-the failures file while every good case is searched.
+the failures file while every good case is searched. A record whose image is unusable (missing,
+empty, not an image, too large, undecodable: `chiron.llm.images.check_image`) or whose image path
+leaves the image root (`..`, an absolute path, a symlink: `chiron.utils.paths.resolve_in_root`) is a
+BadRecord of kind "bad_image"; every other problem is kind "bad_record".
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from chiron.llm.images import check_image
+from chiron.llm.images import BadImage, check_image
+from chiron.utils.paths import PathOutsideRoot, resolve_in_root
 
 _QUESTION_TAG = re.compile(r"^\s*\*\*Question:\*\*\s*", re.IGNORECASE)
 _ANSWER_TAG = re.compile(r"^\s*\*\*Correct Answer:\*\*\s*", re.IGNORECASE)
@@ -34,6 +38,9 @@ class Case:
     certainty: str = ""
     scenario: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
+    # Only with check_images=False: image path -> why it was refused (outside the image root). Such
+    # a path is never opened; whoever uses the case sets it aside as a bad image.
+    refused_images: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class BadRecord:
     rid: str | None
     line: int
     reason: str
+    kind: str = "bad_record"  # "bad_image": an image is unusable or outside the image root
 
 
 def question_and_answer(messages: list) -> tuple[str, str]:
@@ -67,10 +75,12 @@ def parse_record(obj: object, image_root: str, check_images: bool = True) -> Cas
     refs = obj.get("images") or []
     if not isinstance(refs, list) or not refs:
         raise ValueError("field 'images' must be a non-empty list")
-    paths = tuple(ref if os.path.isabs(ref) else os.path.join(image_root, ref) for ref in refs)
+    if not all(isinstance(ref, str) and ref.strip() for ref in refs):
+        raise ValueError("field 'images' must list image paths (non-empty strings)")
+    paths, refused = image_paths(refs, image_root, strict=check_images)
     if check_images:
         for path in paths:
-            check_image(path)
+            check_image(path)  # BadImage
     captions = obj.get("caption") or []
     if isinstance(captions, str):
         captions = [captions]
@@ -82,7 +92,23 @@ def parse_record(obj: object, image_root: str, check_images: bool = True) -> Cas
         gender=str(obj.get("gender_label") or ""), captions=tuple(str(c) for c in captions),
         title=str(obj.get("title") or ""), certainty=str(obj.get("certainty") or ""),
         scenario=obj.get("scenario"), extra={k: v for k, v in obj.items() if k not in known},
+        refused_images=refused,
     )
+
+
+def image_paths(refs: list[str], image_root: str, strict: bool = True) -> tuple[tuple[str, ...], dict]:
+    """The refs resolved inside the image root, and {path: reason} of those refused; with `strict`
+    the first refused one raises PathOutsideRoot instead."""
+    paths, refused = [], {}
+    for ref in refs:
+        try:
+            paths.append(resolve_in_root(image_root, ref))
+        except PathOutsideRoot as exc:
+            if strict:
+                raise
+            paths.append(exc.path)
+            refused[exc.path] = str(exc)
+    return tuple(paths), refused
 
 
 def read_cases(path: str, image_root: str, shard: int = 0, num_shards: int = 1,
@@ -108,10 +134,13 @@ def _parse_line(line_no: int, text: str, image_root: str, check_images: bool) ->
     except json.JSONDecodeError as exc:
         return BadRecord(None, line_no, f"invalid JSON: {exc.msg} (column {exc.colno})")
     rid = obj.get("rid") if isinstance(obj, dict) else None
+    rid = None if rid is None else str(rid)
     try:
         return parse_record(obj, image_root, check_images)
+    except BadImage as exc:  # PathOutsideRoot too
+        return BadRecord(rid, line_no, str(exc), kind="bad_image")
     except ValueError as exc:
-        return BadRecord(None if rid is None else str(rid), line_no, str(exc))
+        return BadRecord(rid, line_no, str(exc))
 
 
 def case_information(case: Case) -> str:

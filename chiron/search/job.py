@@ -21,6 +21,7 @@ from chiron.search.mics import SearchSettings, mics_search
 from chiron.search.roles import Roles
 from chiron.search.runner import CaseRunner
 from chiron.search.vanilla import vanilla_search
+from chiron.utils.errors import TaskFailed
 from chiron.utils.paths import run_dir
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,30 @@ def run(cfg: DictConfig) -> dict:
     out_dir = os.path.join(run_dir(cfg), "search")
     log.info("search outputs: %s", out_dir)
     summary = asyncio.run(_run(cfg, out_dir))
-    log.info("search finished: %d ok, %d failed (%s)", summary["cases_ok"], summary["cases_failed"], out_dir)
+    log.info("search finished: %d ok, %d failed%s (%s)", summary["cases_ok"], summary["cases_failed"],
+             failure_breakdown(summary), out_dir)
+    check_search_outcome(summary, out_dir)
     return summary
+
+
+def failure_breakdown(summary: dict) -> str:
+    kinds = summary.get("failures_by_kind") or {}
+    return f" ({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))})" if kinds else ""
+
+
+def check_search_outcome(summary: dict, out_dir: str) -> None:
+    """Raise TaskFailed when the search must not count as done: a setup failure stopped it, or no
+    case succeeded. The message is the first cause, as the failure says it (role, model, what to set)."""
+    rerun = "fix it and rerun the same command: finished cases are kept, the others are searched"
+    if summary.get("stopped_by"):
+        raise TaskFailed(f"search stopped after {summary['this_run']['searched']} case(s) "
+                         f"({summary['this_run']['not_started']} not started): {summary['stopped_by']}; {rerun}")
+    if summary["cases_ok"] == 0:
+        first = summary.get("first_failure")
+        if first is None:
+            raise TaskFailed(f"search found no case to search (data.path is empty?); outputs in {out_dir}")
+        raise TaskFailed(f"search finished no case: {summary['cases_failed']} failed{failure_breakdown(summary)}; "
+                         f"first: case {first['rid']}: {first['error']} (all in {out_dir}/failed.jsonl)")
 
 
 async def _run(cfg: DictConfig, out_dir: str) -> dict:

@@ -52,7 +52,9 @@ def reference_record(record: dict) -> dict:
 
 def failure_record(rid: str, kind: str, reason: str, retryable: bool, usage: dict | None = None,
                    attempts: list[dict] | None = None, line: int | None = None) -> dict:
-    """kind: bad_record | search_failed | error. Retryable failures are searched again on resume."""
+    """kind: bad_record | bad_image | search_failed | rejected (never searched again), error (API
+    retries exhausted: `retryable`, searched again on resume), setup (a missing or refused key, an
+    unknown model: not retryable as it stands, searched again by the next run, after the fix)."""
     row = {"rid": rid, "kind": kind, "error": reason, "retryable": retryable}
     if line is not None:
         row["line"] = line
@@ -64,5 +66,8 @@ def failure_record(rid: str, kind: str, reason: str, retryable: bool, usage: dic
 
 
 def bad_record_failure(bad: BadRecord) -> dict:
+    """A refused input line: kind "bad_image" (an image unusable or outside the image root) or
+    "bad_record"; never retryable (the same line would be refused again)."""
     rid = bad.rid if bad.rid is not None else f"line-{bad.line}"
-    return failure_record(rid, "bad_record", bad.reason, retryable=False, line=bad.line)
+    return failure_record(rid, getattr(bad, "kind", "bad_record") or "bad_record", bad.reason, retryable=False,
+                          line=bad.line)

@@ -1,13 +1,16 @@
 """Runs a search over many cases at once, writing each case's line as soon as it finishes.
 
 Resuming is reading: cases already in records.jsonl, or failed for a reason that would recur
-(bad record, search failure), are skipped; failures from exhausted API retries are tried again,
-and their finished calls replay from the cache.
+(bad record, bad image, search failure, a rejected request), are skipped; failures from exhausted
+API retries, and cases stopped by a setup failure (a missing or refused key, an unknown model), are
+tried again, and their finished calls replay from the cache.
+
+A setup failure stops the run from starting new cases: every later call to that endpoint would be
+refused too, and the other roles' calls of a case that cannot finish would be paid for nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
@@ -23,13 +26,22 @@ from chiron.llm.types import BackendError
 from chiron.search.case import BadRecord, Case
 from chiron.search.mics import SearchResult
 from chiron.search.records import bad_record_failure, failure_record, reference_record, success_record
-from chiron.utils.jsonl import JsonlAppender, atomic_write_json, atomic_write_jsonl, read_jsonl
+from chiron.utils.jsonl import JsonlAppender, atomic_write_json, atomic_write_jsonl, read_jsonl, read_latest
+from chiron.utils.workers import run_workers
 
 log = logging.getLogger(__name__)
 
 SearchFn = Callable[[Case], Awaitable[tuple[SearchResult, list[dict]]]]
 
 RECORDS, FAILED, REFERENCE, SUMMARY = "records.jsonl", "failed.jsonl", "reference.jsonl", "summary.json"
+
+# failed.jsonl `kind` for each BackendError kind (chiron/llm/types.py)
+FAILURE_KIND = {"transient": "error", "setup": "setup", "rejected": "rejected", "bad_image": "bad_image"}
+
+
+def failure_is_final(row: dict) -> bool:
+    """A failure the next run does not search again: it would recur as it stands."""
+    return not row.get("retryable") and row.get("kind") != "setup"
 
 
 @dataclass
@@ -44,8 +56,9 @@ class CaseRunner:
     async def run(self, inputs: Iterable[Case | BadRecord]) -> dict:
         os.makedirs(self.out_dir, exist_ok=True)
         finished = finished_ids(self.out_dir)
-        records = JsonlAppender(os.path.join(self.out_dir, RECORDS))
-        failed = JsonlAppender(os.path.join(self.out_dir, FAILED))
+        records = JsonlAppender(os.path.join(self.out_dir, RECORDS), unique_key="rid")
+        failed = JsonlAppender(os.path.join(self.out_dir, FAILED), unique_key="rid", final=failure_is_final)
+        self.stopped_by: str | None = None  # the first setup failure's message
         pending, seen = [], set()
         for item in inputs:
             if isinstance(item, BadRecord) or item.rid in seen:
@@ -67,26 +80,34 @@ class CaseRunner:
 
         async def worker() -> None:
             for case in queue:  # next() never interleaves: the iterator is advanced between awaits
+                if self.stopped_by is not None:
+                    return
                 await self._one(case, records, failed)
+                self._counts["searched"] += 1
                 bar.update(1)
                 bar.set_postfix(self._postfix(), refresh=False)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(max(1, min(self.max_cases_in_flight, len(pending))))))
+            await run_workers(min(self.max_cases_in_flight, len(pending)), worker)
         finally:
             bar.close()
             records.close()
             failed.close()
         return write_summary(self.out_dir, self.ledger, wall_s=time.monotonic() - start,
-                             searched_now=len(pending), skipped=len(finished & seen))
+                             searched_now=self._counts["searched"], skipped=len(finished & seen),
+                             stopped_by=self.stopped_by, not_started=len(pending) - self._counts["searched"])
 
     async def _one(self, case: Case, records: JsonlAppender, failed: JsonlAppender) -> None:
         start = time.monotonic()
         try:
             result, attempts = await self.search_fn(case)
         except BackendError as exc:
-            failed.write(failure_record(case.rid, "error", str(exc), retryable=True, usage=self.ledger.pop_case(case.rid)))
+            failed.write(failure_record(case.rid, FAILURE_KIND[exc.kind], str(exc), retryable=exc.retryable,
+                                        usage=self.ledger.pop_case(case.rid)))
             self._counts["failed"] += 1
+            if exc.kind == "setup" and self.stopped_by is None:
+                self.stopped_by = str(exc)
+                log.error("search stopping (no new cases): %s", exc)
             return
         except Exception as exc:  # a bug must not take the other cases down, but must be loud
             log.error("case %s crashed:\n%s", case.rid, traceback.format_exc())
@@ -114,7 +135,7 @@ class CaseRunner:
 def finished_ids(out_dir: str) -> set[str]:
     done = {r["rid"] for r in read_jsonl(os.path.join(out_dir, RECORDS)) if "rid" in r}
     done |= {rid for rid, row in latest_by_rid(read_jsonl(os.path.join(out_dir, FAILED))).items()
-             if not row.get("retryable")}
+             if failure_is_final(row)}
     return done
 
 
@@ -123,23 +144,28 @@ def latest_by_rid(rows: Iterable[dict]) -> dict[str, dict]:
     return {row.get("rid"): row for row in rows}
 
 
-def write_summary(out_dir: str, ledger: Ledger | None, wall_s: float, searched_now: int, skipped: int) -> dict:
+def write_summary(out_dir: str, ledger: Ledger | None, wall_s: float, searched_now: int, skipped: int,
+                  stopped_by: str | None = None, not_started: int = 0) -> dict:
     """Summary and reference export, rebuilt from the line files so they always agree with them."""
-    records = list(read_jsonl(os.path.join(out_dir, RECORDS)))
+    records = read_latest(os.path.join(out_dir, RECORDS), "rid")
     ok_ids = {r["rid"] for r in records}
     failures = {rid: row for rid, row in latest_by_rid(read_jsonl(os.path.join(out_dir, FAILED))).items()
                 if rid not in ok_ids}
+    first = next(iter(failures.values()), None)
     atomic_write_jsonl(os.path.join(out_dir, REFERENCE), (reference_record(r) for r in records))
     summary = {
         "cases_ok": len(records),
         "cases_failed": len(failures),
         "by_status": dict(Counter(r["status"] for r in records)),
         "failures_by_kind": dict(Counter(f.get("kind", "?") for f in failures.values())),
-        "retryable_failures": sum(1 for f in failures.values() if f.get("retryable")),
+        "retryable_failures": sum(1 for f in failures.values() if not failure_is_final(f)),
+        "first_failure": None if first is None else {k: first.get(k) for k in ("rid", "kind", "error")},
+        "stopped_by": stopped_by,
         "mean_path_score_final": _mean([r["path_scores"][-1] for r in records if r.get("path_scores")]),
         "usage_all_runs": sum_usage([r.get("usage", {}) for r in records] + [f.get("usage", {}) for f in failures.values()]),
         "this_run": {
-            "searched": searched_now, "skipped_as_finished": skipped, "wall_s": round(wall_s, 3),
+            "searched": searched_now, "skipped_as_finished": skipped, "not_started": not_started,
+            "wall_s": round(wall_s, 3),
             "usage": ledger.by_role_model() if ledger else {},
             "total": ledger.total().as_dict() if ledger else {},
         },

@@ -3,6 +3,12 @@
 An adapter knows one published layout: which files a split needs, how to read its annotation
 file, and how one native row becomes a conversation. Everything else (sample ids, duplicate ids,
 image checks, skip counting, validation against `chiron.data.sample`) lives here once.
+
+Every image path is resolved inside the copy's root (`chiron.utils.paths.resolve_in_root`): a row
+whose image leaves it (`..`, an absolute path elsewhere, a symlink out) is skipped as "image outside
+root", or, for a caller that sets such rows aside itself (`keep_refused`, the evaluation), kept with
+the reason in `meta["refused_images"]` ({path: reason}) and the path never opened. With
+`check_images` every image also goes through `chiron.llm.images.check_image`.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from chiron.data.sample import Sample, validate_sample, with_image_placeholders
+from chiron.llm.images import REFUSED_IMAGES, BadImage, check_image
+from chiron.utils.paths import PathOutsideRoot, resolve_in_root
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +108,8 @@ class Adapter(ABC):
                            f"Expected layout under the root:\n{self.layout.rstrip()}\n"
                            f"Get it from: {self.url}")
 
-    def load(self, root: str, split: str = "train", check_images: bool = False) -> VQASetLoad:
+    def load(self, root: str, split: str = "train", check_images: bool = False,
+             keep_refused: bool = False) -> VQASetLoad:
         """Check the layout now (so a wrong root fails at once), read the rows while iterating."""
         if split not in self.splits:
             raise self.error(f"unknown split {split!r}; this set has {', '.join(self.splits)}")
@@ -111,15 +120,15 @@ class Adapter(ABC):
             if not os.path.exists(path):
                 missing = os.path.relpath(path, root)
                 raise self.error(f"missing {missing!r} in {root}{self.missing_hint(root)}")
-        return VQASetLoad(self, root, split, check_images)
+        return VQASetLoad(self, root, split, check_images, keep_refused)
 
 
 class VQASetLoad(Iterator[Sample]):
     """The samples of one load; `report` fills in as they are drawn and is final once exhausted."""
 
-    def __init__(self, adapter: Adapter, root: str, split: str, check_images: bool):
+    def __init__(self, adapter: Adapter, root: str, split: str, check_images: bool, keep_refused: bool = False):
         self.report = LoadReport(adapter.name, split)
-        self._samples = _samples(adapter, root, split, check_images, self.report)
+        self._samples = _samples(adapter, root, split, check_images, self.report, keep_refused)
 
     def __iter__(self) -> VQASetLoad:
         return self
@@ -129,7 +138,7 @@ class VQASetLoad(Iterator[Sample]):
 
 
 def _samples(adapter: Adapter, root: str, split: str, check_images: bool,
-             report: LoadReport) -> Iterator[Sample]:
+             report: LoadReport, keep_refused: bool = False) -> Iterator[Sample]:
     seen: set[str] = set()
     for index, row in enumerate(adapter.read_rows(root, split)):
         report.rows += 1
@@ -138,8 +147,10 @@ def _samples(adapter: Adapter, root: str, split: str, check_images: bool,
             if item is None:
                 report.filtered += 1
                 continue
+            images, refused = _in_root(root, item.images)
+            meta = {**item.meta, REFUSED_IMAGES: refused} if refused else item.meta
             sample = Sample(id=f"{adapter.name}/{split}/{item.key}", source=adapter.name,
-                            messages=item.messages, images=item.images, meta=item.meta)
+                            messages=item.messages, images=images, meta=meta)
             validate_sample(sample.to_json())
         except VQASetError:
             raise
@@ -149,16 +160,40 @@ def _samples(adapter: Adapter, root: str, split: str, check_images: bool,
         if sample.id in seen:
             report.skip("duplicate id", f"row {index}: id {sample.id} already used by an earlier row")
             continue
+        if refused and not keep_refused:
+            report.skip("image outside root", f"row {index}: {next(iter(refused.values()))}")
+            continue
         if check_images:
-            missing = [p for p in sample.images if not os.path.isfile(p)]
-            if missing:
-                report.skip("missing image", f"row {index}: no image file {missing[0]}")
+            bad = _first_bad_image(p for p in sample.images if p not in refused)
+            if bad is not None:
+                report.skip("missing image" if bad.category == "missing" else "bad image", f"row {index}: {bad}")
                 continue
         seen.add(sample.id)
         report.samples += 1
         yield sample
     if report.n_skipped:
         log.warning("%s; first: %s", report.summary(), "; ".join(report.examples))
+
+
+def _in_root(root: str, paths: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    """The image paths resolved inside `root`, and {path: reason} of those outside it (kept as given)."""
+    resolved, refused = [], {}
+    for path in paths:
+        try:
+            resolved.append(resolve_in_root(root, path))
+        except PathOutsideRoot as exc:
+            resolved.append(exc.path)
+            refused[exc.path] = str(exc)
+    return resolved, refused
+
+
+def _first_bad_image(paths: Iterable[str]) -> BadImage | None:
+    for path in paths:
+        try:
+            check_image(path)
+        except BadImage as exc:
+            return exc
+    return None
 
 
 # --- helpers the adapters share --------------------------------------------------------------

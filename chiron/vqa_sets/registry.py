@@ -29,11 +29,13 @@ def get_adapter(name: str, **options) -> Adapter:
 
 
 def load_vqa_set(name: str, root: str, split: str = "train", check_images: bool = False,
-                 **options) -> VQASetLoad:
+                 keep_refused: bool = False, **options) -> VQASetLoad:
     """The samples of one split of the local copy at `root`, in file order.
 
     A missing root, file or folder of the layout raises VQASetError at once; a malformed
-    annotation file raises it while iterating. Broken rows (and, with `check_images`, rows whose
-    image file is missing) are skipped and counted in the returned iterator's `report`.
+    annotation file raises it while iterating. Broken rows, rows whose image path leaves `root`
+    (unless `keep_refused`: then kept, the reason in meta["refused_images"]) and, with
+    `check_images`, rows whose image fails `chiron.llm.images.check_image` ("missing image",
+    "bad image") are skipped and counted in the returned iterator's `report`.
     """
-    return get_adapter(name, **options).load(root, split, check_images)
+    return get_adapter(name, **options).load(root, split, check_images, keep_refused)

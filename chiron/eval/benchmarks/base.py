@@ -3,8 +3,13 @@ registry, and the helpers that turn a native row's options and answer into an `E
 
 A loader knows one published layout: which files a split needs, how to read its rows, and how one
 native row becomes an `EvalItem`. Everything else (split and option checks, a missing copy
-failing at once, broken rows skipped and counted, duplicate ids, missing images, `limit`) lives
-here once.
+failing at once, broken rows skipped and counted, duplicate ids, `limit`) lives here once.
+
+Images are never a reason to skip an item: an item whose image is missing, unreadable or too large
+stays in the benchmark (and its denominator) and the runner marks it `bad_image` without asking the
+model. An image path that leaves its root (`..`, an absolute path elsewhere, a symlink out) is kept
+unopened with the reason in `meta["refused_images"]` ({path: reason}, `images_in_root`), which the
+runner reports the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from chiron.eval.items import EvalItem
+from chiron.llm.images import REFUSED_IMAGES
+from chiron.utils.paths import PathOutsideRoot, resolve_in_root
 from chiron.vqa_sets.base import BadRow, LoadReport, as_object, read_json_list  # noqa: F401  (re-exported to the loaders)
 from chiron.vqa_sets.base import field_text as text_field
 
@@ -43,8 +50,9 @@ BenchmarkReport = LoadReport
 class Loader(ABC):
     """One benchmark in its published layout.
 
-    `options` maps every option the loader takes to its default; `check_images` (skip rows whose
-    image files are missing, default on) is common to all.
+    `options` maps every option the loader takes to its default. `check_images` is accepted by all
+    for older configs and changes nothing: no item is skipped for its images any more, the runner
+    checks them before any call (status `bad_image`).
     """
 
     name: ClassVar[str]
@@ -138,11 +146,6 @@ class Loader(ABC):
                 if item.id in seen:
                     report.skip("duplicate id", f"row {index}: id {item.id} already used by an earlier row")
                     continue
-                if opts["check_images"]:
-                    missing = [p for p in item.images if not os.path.isfile(p)]
-                    if missing:
-                        report.skip("missing image", f"row {index}: no image file {missing[0]}")
-                        continue
                 seen.add(item.id)
                 items.append(item)
                 report.samples += 1
@@ -190,6 +193,23 @@ def load_benchmark(name: str, root: str | None, split: str | None = None, limit:
 
 
 # --- helpers the loaders share ---------------------------------------------------------------
+
+
+
+def images_in_root(root: str, refs: Iterable[str], meta: dict | None = None) -> list[str]:
+    """`refs` (relative to `root`, or absolute) resolved inside `root`. A ref that leaves it keeps its
+    joined path, never opened, and its reason goes into `meta[REFUSED_IMAGES]` (the runner then marks
+    the item `bad_image`)."""
+    paths = []
+    for ref in refs:
+        try:
+            paths.append(resolve_in_root(root, ref))
+        except PathOutsideRoot as exc:
+            paths.append(exc.path)
+            if meta is not None:
+                meta.setdefault(REFUSED_IMAGES, {})[exc.path] = str(exc)
+    return paths
+
 
 _YES_NO = re.compile(r"^\s*(yes|no)\s*[.!]?\s*$", re.IGNORECASE)
 # "B", "B) text", "(B) text", "B: text", "B. text"; not "Both".

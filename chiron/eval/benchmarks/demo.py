@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from chiron.eval.benchmarks.base import BadItem, Loader, make_item, register
+from chiron.eval.benchmarks.base import REFUSED_IMAGES, BadItem, Loader, make_item, register
 from chiron.eval.benchmarks.vqa import PMC_VQA
 from chiron.eval.items import EvalItem
 from chiron.search.case import BadRecord, Case, read_cases
@@ -41,12 +41,13 @@ class DemoBenchmark(Loader):
                 package_path(f"{PMC_ROOT}/images")]
 
     def rows(self, root: str, split: str, options: dict) -> Iterator[tuple[str, Any]]:
-        cases = read_cases(package_path(CASES), package_path(CASE_IMAGES),
-                           check_images=options["check_images"])
+        # Images are checked by the runner (status bad_image); a path outside the image root is kept,
+        # unopened, with its reason in meta["refused_images"].
+        cases = read_cases(package_path(CASES), package_path(CASE_IMAGES), check_images=False)
         for case in cases:
             yield "case", case
         try:
-            for sample in load_vqa_set("pmc_vqa", package_path(PMC_ROOT), PMC_SPLIT):
+            for sample in load_vqa_set("pmc_vqa", package_path(PMC_ROOT), PMC_SPLIT, keep_refused=True):
                 yield "pmc_vqa", sample
         except VQASetError as exc:
             raise self.error(f"the demo PMC-VQA copy cannot be read: {str(exc).splitlines()[0]}") from exc
@@ -59,6 +60,8 @@ class DemoBenchmark(Loader):
             assert isinstance(record, Case)
             meta = {"source": "cases", "rid": record.rid, "title": record.title, "scenario": record.scenario,
                     "presentation": record.presentation, "age": record.age, "gender": record.gender}
+            if record.refused_images:
+                meta[REFUSED_IMAGES] = dict(record.refused_images)
             return make_item(id=f"case/{record.rid}", benchmark=self.name, question=record.question,
                              answer=record.answer, images=record.images, subject="cases", meta=meta)
         item = PMC_VQA.convert(record, index, package_path(PMC_ROOT), PMC_SPLIT, options)

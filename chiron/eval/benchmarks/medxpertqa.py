@@ -10,7 +10,7 @@ Expected layout under the root, the dataset repository as published:
 The question text ends with an "Answer Choices: (A) ... (B) ..." block; it is cut off (the options
 are rendered separately). `question_type` ("Reasoning" / "Understanding") is the subject.
 
-Options: `subset` ("reasoning" | "understanding" | None for both), `check_images`.
+Options: `subset` ("reasoning" | "understanding" | None for both).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import os
 import re
 from typing import Any, Iterator
 
-from chiron.eval.benchmarks.base import (BadItem, Loader, as_object, make_item, read_jsonl_rows, register,
-                                         text_field)
+from chiron.eval.benchmarks.base import (BadItem, Loader, as_object, images_in_root, make_item, read_jsonl_rows,
+                                         register, text_field)
 from chiron.eval.items import EvalItem
 
 SUBSETS = ("reasoning", "understanding")
@@ -87,8 +87,9 @@ class MedXpertQAMM(Loader):
         if (not isinstance(names, list) or not names
                 or not all(isinstance(n, str) and n.strip() for n in names)):
             raise BadItem(f"{item_id}: 'images' should be a non-empty list of file names")
-        images = [os.path.join(root, "images", n.strip()) for n in names]
         meta = {"split": split, "question_type": question_type}
+        # inside <root>/images/; a name that leaves it makes the item bad_image (meta["refused_images"])
+        images = images_in_root(os.path.join(root, "images"), [n.strip() for n in names], meta)
         for key in ("medical_task", "body_system"):
             if row.get(key) is not None:
                 meta[key] = row[key]

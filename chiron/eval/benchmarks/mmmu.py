@@ -16,7 +16,7 @@ Images are inline bytes: each is written once to the image cache (`image_cache`,
 question keeps its `<image 1>` tags; `images` lists the tagged images in order of first mention
 (question, then options), then any untagged ones. The subject is the folder name.
 
-Options: `subjects` (a subset of the five; default all), `image_cache`, `check_images`.
+Options: `subjects` (a subset of the five; default all), `image_cache`.
 """
 
 from __future__ import annotations

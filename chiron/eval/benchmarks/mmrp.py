@@ -20,6 +20,7 @@ options cannot be parsed becomes an `open` item. The rationale is the reference 
 The question's inline "<image>" placeholders are renumbered "image 1", "image 2", ... (the images
 are shown before the question); the original text stays in meta["question_with_placeholders"].
 A yes/no answer ("Yes.") makes a `yes_no` item, anything else `open`; answer_type is the subject.
+Image paths stay inside the image root (a path that leaves it makes the item `bad_image`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import re
 from typing import Any, Iterator
 
 from chiron.data.sample import IMAGE_PLACEHOLDER, Sample
-from chiron.eval.benchmarks.base import (LETTERS, BadItem, Loader, as_object, make_item, number_placeholders,
-                                         read_json_list, read_jsonl_rows, register, strip_placeholder_lines,
-                                         text_field)
+from chiron.eval.benchmarks.base import (LETTERS, BadItem, Loader, as_object, images_in_root, make_item,
+                                         number_placeholders, read_json_list, read_jsonl_rows, register,
+                                         strip_placeholder_lines, text_field)
 from chiron.eval.items import EvalItem
 from chiron.search.steps import extract_final_answer
 
@@ -149,13 +150,13 @@ class MMRPMultimodal(Loader):
             names = [names]
         if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
             raise BadItem(f"{item_id}: 'img_name' should be a list of image paths")
-        image_root = self.image_root(root, options)
-        images = [n if os.path.isabs(n) else os.path.join(image_root, n) for n in names]
+        meta: dict = {"img_name": list(names)}
+        images = images_in_root(self.image_root(root, options), names, meta)  # refused ones noted in meta
         raw = text_field(row, "question")
         if raw.count(IMAGE_PLACEHOLDER) not in (0, len(images)):
             raise BadItem(f"{item_id}: {raw.count(IMAGE_PLACEHOLDER)} {IMAGE_PLACEHOLDER} placeholders for "
                           f"{len(images)} images")
-        meta: dict = {"question_with_placeholders": raw, "img_name": list(names)}
+        meta["question_with_placeholders"] = raw
         subject = None
         if isinstance(row.get("answer_type"), str) and row["answer_type"].strip():
             meta["answer_type"] = subject = row["answer_type"].strip().lower()

@@ -6,7 +6,9 @@ turn without its `<image>` lines is the question, the assistant turn the gold an
 four options become a `choice` item; every other item is `yes_no` or `open` by its answer.
 VQA-RAD and SLAKE keep their `answer_type` ("closed"/"open") in meta and as the subject.
 
-Options: `check_images` (default on) and the adapter's own (SLAKE: `languages=("en",)`).
+Options: the adapter's own (SLAKE: `languages=("en",)`). No item is skipped for its images: the
+runner marks one with a bad image, or an image path outside the copy's root (kept unopened, the
+reason in meta["refused_images"]), `bad_image`.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ class VQALoader(Loader):
     def rows(self, root: str, split: str, options: dict) -> Iterator[Sample]:
         adapter_options = {k: v for k, v in options.items() if k in self.options}
         try:
-            # Images are checked by the benchmark loop, so missing ones show in its report.
-            yield from load_vqa_set(self.adapter.name, root, split, check_images=False, **adapter_options)
+            # Images are checked by the runner before any call (status bad_image); a path outside the
+            # root is kept, unopened, with its reason in meta["refused_images"].
+            yield from load_vqa_set(self.adapter.name, root, split, check_images=False, keep_refused=True,
+                                    **adapter_options)
         except VQASetError as exc:
             raise self.error(f"the copy cannot be read: {str(exc).splitlines()[0]}") from exc
 
