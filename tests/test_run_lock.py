@@ -183,3 +183,23 @@ def test_a_retryable_line_does_not_block_its_retry_but_a_final_one_does(tmp_path
     assert second.write({"id": "a", "status": "correct"})
     assert not first.write({"id": "a", "status": "wrong"})  # it sees the other writer's final line
     assert [r["status"] for r in read_jsonl(path)] == ["generation_failed", "correct"]
+
+
+def test_the_secondary_ranks_of_one_job_take_no_lock(tmp_path, monkeypatch):
+    from chiron.utils.runlock import is_secondary_rank
+
+    assert not is_secondary_rank({}) and not is_secondary_rank({"LOCAL_RANK": "0", "RANK": "0"})
+    assert is_secondary_rank({"LOCAL_RANK": "1"}) and is_secondary_rank({"LOCAL_RANK": "0", "NODE_RANK": "1"})
+    assert is_secondary_rank({"SLURM_NTASKS": "8", "SLURM_PROCID": "3"})
+    assert not is_secondary_rank({"SLURM_NTASKS": "1", "SLURM_PROCID": "0"})
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_forever, args=(str(tmp_path), ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        monkeypatch.setenv("LOCAL_RANK", "1")  # e.g. DDP's rank 1, started by Lightning as the same command
+        with run_folder_lock(str(tmp_path)):
+            pass
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join()

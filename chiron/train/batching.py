@@ -9,7 +9,9 @@ group, and `skip` drops the micro-batches a resumed run has already trained on.
 `skip` may be a callable read when iteration starts: Lightning restores a checkpoint's step count
 after the dataloader is built but before it is iterated. `len()` stays the whole epoch's count
 either way, because Lightning's batch counter also resumes from the checkpoint and ends the epoch
-when it reaches `len()`.
+when it reaches `len()`. `epoch` may be a callable too (the trainer's current epoch): Lightning
+calls `set_epoch` on a dataloader's sampler and on its batch sampler's `.sampler`, never on the
+batch sampler itself, so without it every epoch would repeat the first one's order.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from chiron.train.encoding import IGNORE_INDEX
 
 class LengthGroupedBatchSampler:
     def __init__(self, lengths: list[int], micro_batch: int, world_size: int = 1, rank: int = 0,
-                 seed: int = 0, epoch: int = 0, skip: int | Callable[[], int] = 0, group_factor: int | None = None) -> None:
+                 seed: int = 0, epoch: int | Callable[[], int] = 0, skip: int | Callable[[], int] = 0,
+                 group_factor: int | None = None) -> None:
         if micro_batch < 1 or world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"bad batching: micro_batch={micro_batch} world_size={world_size} rank={rank}")
         if not lengths:
@@ -33,8 +36,11 @@ class LengthGroupedBatchSampler:
         self.group_factor = group_factor
 
     def set_epoch(self, epoch: int) -> None:
-        """Lightning calls this at each epoch start: every epoch gets its own order."""
+        """Every epoch gets its own order (for callers that set it; see `epoch` above)."""
         self.epoch = epoch
+
+    def current_epoch(self) -> int:
+        return int(self.epoch()) if callable(self.epoch) else int(self.epoch)
 
     @property
     def batches_per_epoch(self) -> int:
@@ -56,7 +62,7 @@ class LengthGroupedBatchSampler:
         import torch
         from transformers.trainer_pt_utils import get_length_grouped_indices
 
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.current_epoch())
         group = self.micro_batch * self.world_size
         order = get_length_grouped_indices(self.lengths, group, self.group_factor, generator)
         # Every rank must take the same number of steps, so a short last group is filled with the

@@ -8,8 +8,9 @@ Everything a rerun needs lives in the stage folders, so rerunning the same comma
     <out>/<stage>/lengths.json   the measured sample lengths
     <out>/<stage>/merged/        base + adapter merged (optional)
 
-A finished stage is skipped; an interrupted one resumes from its last checkpoint with the right
-step, learning rate and data position.
+A finished stage is skipped; an interrupted one resumes from its newest usable checkpoint with the
+right step, learning rate, data position and random state, and ends with the weights an uninterrupted
+run ends with (`rng.py`, `trainer.resume_checkpoint`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 from chiron.train.datamodule import StageData
 from chiron.train.model import LoraConfig, ModelConfig, add_lora, continue_lora, load_base, trainable_summary
 from chiron.train.module import LoRAFineTune, OptimConfig
-from chiron.train.trainer import build_trainer, last_checkpoint
-from chiron.utils.jsonl import atomic_write_json, read_json_if_complete
+from chiron.train.trainer import build_trainer, resume_checkpoint
+from chiron.utils.jsonl import apply_umask, atomic_write_json, read_json_if_complete
 from chiron.utils.loggers import lightning_logger
 
 log = logging.getLogger(__name__)
@@ -121,9 +122,11 @@ def _train_stage(settings: TrainSettings, name: str, path: str, stage_dir: str, 
     if logger and trainer.is_global_zero:
         logger.log_hyperparams({**(config_to_log or {}), "stage": name, "stage_data": data.measured.summary(
             len(data.samples)), "optimizer_steps": steps, "accumulate": accumulate, **trainable_summary(model)})
-    resume_from = last_checkpoint(stage_dir)
-    log.info("stage %s: %d samples (%s), %d optimizer steps%s", name, len(data.measured.kept), path, steps,
-             f", resuming from {resume_from}" if resume_from else "")
+    resume_from = resume_checkpoint(stage_dir, name, move_aside=trainer.is_global_zero)
+    m = data.measured
+    log.info("stage %s: %d of %d samples kept (%s; %d truncated, %d dropped too long, %d dropped for a bad image), "
+             "%d optimizer steps%s", name, len(m.kept), len(data.samples), path, m.truncated, m.dropped,
+             m.dropped_bad_image, steps, f", resuming from {resume_from}" if resume_from else "")
     started = time.time()
     trainer.fit(module, datamodule=data, ckpt_path=resume_from)
     if trainer.interrupted or trainer.global_step < steps:
@@ -148,11 +151,13 @@ def _save_stage(model: Any, processor: Any, stage_dir: str, record: dict, save_m
     adapter = os.path.join(stage_dir, ADAPTER_DIR)
     model.save_pretrained(adapter)
     save_processor(processor, adapter)
+    apply_umask(adapter)  # safetensors writes 0600: a shared store's adapters must be readable
     if save_merged:
         merged = os.path.join(stage_dir, MERGED_DIR)
         # merge_and_unload folds the adapter into the base weights in place, so it comes last.
         model.merge_and_unload().save_pretrained(merged)
         save_processor(processor, merged)
+        apply_umask(merged)
         record["merged"] = merged
     atomic_write_json(os.path.join(stage_dir, STAGE_DONE), record)
 

@@ -56,8 +56,9 @@ def run(cfg: DictConfig) -> list[dict]:
                "final_adapter": records[-1]["adapter"]}
     atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
     for record in records:
-        log.info("stage %s: %d samples kept (%d truncated, %d dropped), %d steps, loss %s -> %s",
-                 record["stage"], record["kept"], record["truncated"], record["dropped_too_long"],
+        log.info("stage %s: %d samples kept (%d truncated, %d dropped too long, %d dropped for a bad image), "
+                 "%d steps, loss %s -> %s", record["stage"], record["kept"], record["truncated"],
+                 record["dropped_too_long"], record.get("dropped_bad_image", 0),  # absent in older stage.json
                  record["optimizer_steps"], record["final_loss"], record["adapter"])
     log.info("final adapter: %s", summary["final_adapter"])
     return records

@@ -29,9 +29,26 @@ class RunFolderBusy(TaskFailed):
     """Another process is running a task in this folder."""
 
 
+# Set by torchrun, Lightning's process launcher and srun for each process of one multi-process job.
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
+
+
+def is_secondary_rank(environ: dict | None = None) -> bool:
+    """A process of a multi-process job other than its global rank 0 (Lightning starts rank 1 by
+    running the same command again): the job's rank 0 holds the lock for all of them."""
+    env = os.environ if environ is None else environ
+    if any(env.get(name, "0").strip() not in ("", "0") for name in RANK_VARIABLES):
+        return True
+    return int(env.get("SLURM_NTASKS", "1") or 1) > 1 and env.get("SLURM_PROCID", "0") != "0"
+
+
 @contextmanager
 def run_folder_lock(folder: str, wait_s: float = 0.0) -> Iterator[None]:
-    """Hold `folder`'s run lock for the block; waits up to `wait_s` seconds (0: refuse at once)."""
+    """Hold `folder`'s run lock for the block; waits up to `wait_s` seconds (0: refuse at once).
+    A secondary rank of a multi-process job takes no lock: its rank 0 holds it."""
+    if is_secondary_rank():
+        yield
+        return
     folder = os.path.abspath(folder)
     os.makedirs(folder, exist_ok=True)
     lock = FileLock(os.path.join(folder, LOCK_FILE), timeout=max(0.0, float(wait_s)))
