@@ -120,28 +120,28 @@ def test_second_search_into_a_busy_folder_refuses_and_a_waiting_one_pays_nothing
     assert summary["this_run"]["searched"] == 0
 
 
-def test_second_eval_into_a_busy_folder_refuses(tmp_path):
-    folder = tmp_path / "eval" / "runs" / "same"
-    cmd = [sys.executable, str(ROOT / "run.py"), "task=eval", "model=tiny", "benchmarks=demo", "logger=none",
-           f"paths.output_dir={tmp_path}", "run_name=same", "progress=false"]
+def _second_refused_while_the_first_runs(tmp_path: Path, task: str, *overrides: str) -> Path:
+    """Start `task` into run folder `same`, start it again while the first holds the folder: the second
+    refuses, the first finishes. Returns the run folder."""
+    folder = tmp_path / task / "runs" / "same"
+    cmd = [sys.executable, str(ROOT / "run.py"), f"task={task}", "model=tiny", f"paths.output_dir={tmp_path}",
+           "run_name=same", "progress=false", *overrides]
     first = _start_busy(cmd, folder)
     second = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     _assert_refused(second, folder, first.pid)
     _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err[-3000:]
+    return folder
+
+
+def test_second_eval_into_a_busy_folder_refuses(tmp_path):
+    folder = _second_refused_while_the_first_runs(tmp_path, "eval", "benchmarks=demo", "logger=none")
     ids = [r["id"] for r in read_jsonl(str(folder / "eval" / "demo" / "predictions.jsonl"))]
     assert len(ids) == len(set(ids)) == 22
 
 
 def test_second_training_into_a_busy_folder_refuses_and_leaves_the_metrics_whole(tmp_path):
-    folder = tmp_path / "train" / "runs" / "same"
-    cmd = [sys.executable, str(ROOT / "run.py"), "task=train", "model=tiny", "curriculum=three_stage", "logger=csv",
-           f"paths.output_dir={tmp_path}", "run_name=same", "progress=false"]
-    first = _start_busy(cmd, folder)
-    second = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
-    _assert_refused(second, folder, first.pid)
-    _, err = first.communicate(timeout=600)
-    assert first.returncode == 0, err[-3000:]
+    folder = _second_refused_while_the_first_runs(tmp_path, "train", "curriculum=three_stage", "logger=csv")
     metrics = (folder / "train" / "stage3" / "logs" / "metrics.csv").read_text().splitlines()
     assert len({len(line.split(",")) for line in metrics}) == 1  # one header, rows of its width
 

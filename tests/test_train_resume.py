@@ -72,6 +72,15 @@ def _run(command, env, log_path, timeout=600):
     return text
 
 
+def _wait_for_mark(proc, mark, log_path):
+    """Until the held run has written `mark` (it is then parked in the middle of its step)."""
+    deadline = time.time() + 420
+    while not mark.exists():
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        assert time.time() < deadline, "the first run never reached micro-batch 11"
+        time.sleep(0.2)
+
+
 def _stage_dir(out, run_name):
     return os.path.join(out, "train", "runs", run_name, "train", "stage1")
 
@@ -91,11 +100,7 @@ def killed_and_resumed(tmp_path_factory, tiny_tokenizer_path):
     with open(out / "first.log", "w") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=held_env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 420
-        while not mark.exists():
-            assert proc.poll() is None, (out / "first.log").read_text()[-3000:]
-            assert time.time() < deadline, "the first run never reached micro-batch 11"
-            time.sleep(0.2)
+        _wait_for_mark(proc, mark, out / "first.log")
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         if proc.poll() is None:
@@ -177,11 +182,7 @@ def test_killed_ddp_stage_resumes_every_rank_to_the_weights_of_an_uninterrupted_
         proc = subprocess.Popen(command("k"), cwd=ROOT, env=held_env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        deadline = time.time() + 420
-        while not mark.exists():
-            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            assert time.time() < deadline, "the first run never reached micro-batch 11"
-            time.sleep(0.2)
+        _wait_for_mark(proc, mark, tmp_path / "first.log")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # both ranks and their dataloader workers
         proc.wait(timeout=60)
