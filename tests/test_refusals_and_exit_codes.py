@@ -182,7 +182,8 @@ def test_a_setup_failure_stops_new_cases_and_is_searched_again_next_run(tmp_path
     summary = _run_cases(str(tmp_path), refused)
     assert seen == ["c0"] and summary["this_run"]["not_started"] == 5
     assert summary["stopped_by"].endswith("OPENAI_API_KEY is not set") and summary["retryable_failures"] == 1
-    with pytest.raises(TaskFailed, match=r"search stopped after 1 case\(s\) \(5 not started\): mentor: model 'gpt-4o'"):
+    with pytest.raises(TaskFailed, match=r"search stopped: mentor: model 'gpt-4o'.* \(1 case\(s\) failed on it, 5 not "
+                                         r"started;"):
         check_search_outcome(summary, str(tmp_path))
 
     async def works(case):

@@ -115,8 +115,8 @@ async def _run(cfg: DictConfig, out_dir: str) -> dict:
             log.info("%s: %d items", name, len(items))
             rows[name] = await runner.run(name, items, os.path.join(out_dir, name))
             if runner.stopped_by is not None:
-                raise TaskFailed(f"eval stopped at {name}: {runner.stopped_by}; fix it and rerun the same command: "
-                                 "finished items are kept, the others are asked")
+                raise TaskFailed(f"eval stopped at {name}: {runner.stopped_by} (a rerun keeps the finished items "
+                                 "and asks the others)")
     finally:
         await pool.aclose()
         cache.close()

@@ -94,10 +94,9 @@ def run_part1(cfg: DictConfig) -> dict:
 def check_part_outcome(part: str, summary: dict, produced: int, out_dir: str) -> None:
     """Raise TaskFailed when a part must not count as done: a setup failure stopped it, or it wrote
     nothing. The message names the first cause."""
-    rerun = "fix it and rerun the same command: finished cases are kept"
     stopped = (summary.get("this_run") or {}).get("stopped_by")
     if stopped:
-        raise TaskFailed(f"{part} stopped: {stopped}; {rerun}")
+        raise TaskFailed(f"{part} stopped: {stopped} (a rerun keeps the finished cases and writes the others)")
     if produced:
         return
     errors = summary.get("errors") or {}

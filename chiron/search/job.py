@@ -83,10 +83,11 @@ def failure_breakdown(summary: dict) -> str:
 def check_search_outcome(summary: dict, out_dir: str) -> None:
     """Raise TaskFailed when the search must not count as done: a setup failure stopped it, or no
     case succeeded. The message is the first cause, as the failure says it (role, model, what to set)."""
-    rerun = "fix it and rerun the same command: finished cases are kept, the others are searched"
     if summary.get("stopped_by"):
-        raise TaskFailed(f"search stopped after {summary['this_run']['searched']} case(s) "
-                         f"({summary['this_run']['not_started']} not started): {summary['stopped_by']}; {rerun}")
+        stopped = (summary.get("failures_by_kind") or {}).get("setup", 0)
+        raise TaskFailed(f"search stopped: {summary['stopped_by']} ({stopped} case(s) failed on it, "
+                         f"{summary['this_run']['not_started']} not started; a rerun keeps the finished cases "
+                         "and searches the others)")
     if summary["cases_ok"] == 0:
         first = summary.get("first_failure")
         if first is None:
