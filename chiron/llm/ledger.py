@@ -16,6 +16,9 @@ class Usage:
     tokens_out: int = 0
     cost_usd: float = 0.0  # what the *paid* calls cost; cache hits cost nothing
     wall_s: float = 0.0
+    # search.economy: calls never made because they could not change a decision
+    saved_by_rule: int = 0  # judge calls: the answer matched the gold answer by rule
+    saved_by_pruning: int = 0  # intern runs: the candidate's score could no longer change a decision
 
     def add(self, other: "Usage") -> None:
         for f in fields(self):
