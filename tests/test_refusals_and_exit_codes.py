@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,16 @@ def test_eval_with_every_image_bad_fails_and_a_rerun_evaluates_the_fixed_ones(tm
     rows = list(read_jsonl(str(tmp_path / "run" / "eval" / "reference" / "predictions.jsonl")))
     latest = {r["id"]: r["status"] for r in rows}
     assert len(rows) == 6 and "bad_image" not in latest.values()
+
+
+@pytest.mark.timeout(30)
+def test_once_the_endpoint_has_answered_the_waiting_calls_go_out_together():
+    """The one-at-a-time gate lasts for the first answer only: the calls queued behind it must not
+    each go out alone (that halved the search's throughput)."""
+    with running_server(latency_s=0.3) as server:
+        started = time.monotonic()
+        results = _ask(_backend(server.base_url), 12)
+        elapsed = time.monotonic() - started
+        stats = server.stats()
+    assert not any(isinstance(r, Exception) for r in results)
+    assert stats["max_in_flight"] >= 6 and elapsed < 2.0  # one probe (0.3 s), then the rest at once

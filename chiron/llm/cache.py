@@ -38,13 +38,19 @@ def request_key(backend_identity: str, request: ChatRequest) -> str:
         "backend": backend_identity,
         "sampling": asdict(request.sampling),
         "sample_index": request.sample_index,
-        "messages": [
-            {"role": m.role, "text": m.text, "images": [file_sha256(p) for p in m.images]}
-            for m in request.messages
-        ],
+        "messages": [_message_key(m) for m in request.messages],
     }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _message_key(message) -> dict:
+    key = {"role": message.role, "text": message.text, "images": [file_sha256(p) for p in message.images]}
+    if message.inline_images:
+        # images at the text's <image> tags are a different prompt from images before the text; the
+        # flag is only added when set, so every key of a message without it stays what it was
+        key["inline_images"] = True
+    return key
 
 
 class CallCache:
@@ -69,7 +75,8 @@ class CallCache:
         if hit is None:
             return None
         return Completion(text=hit["text"], tokens_in=hit["tokens_in"], tokens_out=hit["tokens_out"],
-                          cached=True, effective=hit.get("effective", {}))
+                          cached=True, effective=hit.get("effective", {}),
+                          tokens_in_cached=hit.get("tokens_in_cached", 0))
 
     def put(self, key: str, completion: Completion) -> None:
         if self._broken:
@@ -78,6 +85,7 @@ class CallCache:
             self._store.set(key, {
                 "text": completion.text,
                 "tokens_in": completion.tokens_in,
+                "tokens_in_cached": completion.tokens_in_cached,  # provenance: what the provider cached
                 "tokens_out": completion.tokens_out,
                 "effective": completion.effective,
             })

@@ -42,7 +42,8 @@ class CachedModel:
         if shared is not None:
             done = await asyncio.shield(shared)
             self._account(case_id, Usage(calls=1, cache_hits=1, tokens_in=done.tokens_in, tokens_out=done.tokens_out))
-            return Completion(done.text, done.tokens_in, done.tokens_out, cached=True, effective=done.effective)
+            return Completion(done.text, done.tokens_in, done.tokens_out, cached=True, effective=done.effective,
+                              tokens_in_cached=done.tokens_in_cached)
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         start = time.monotonic()
@@ -63,11 +64,19 @@ class CachedModel:
             self._inflight.pop(key, None)
         self.cache.put(key, completion)
         future.set_result(completion)
+        # Billed as the provider billed it: input it read from its own prefix cache at the cached price.
+        cached_in = min(max(completion.tokens_in_cached, 0), completion.tokens_in)
         self._account(case_id, Usage(
             calls=1, retries=completion.retries, tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
-            cost_usd=self.spec.cost(completion.tokens_in, completion.tokens_out), wall_s=time.monotonic() - start,
+            tokens_in_cached=cached_in, cost_usd=self.spec.cost(completion.tokens_in, completion.tokens_out, cached_in),
+            wall_s=time.monotonic() - start,
         ))
         return completion
+
+    def note_saved(self, case_id: str, by_rule: int = 0, by_pruning: int = 0) -> None:
+        """Count calls this model was spared (chiron/search/economy.py): they cost nothing, and the
+        ledger shows what the economy saved."""
+        self._account(case_id, Usage(saved_by_rule=by_rule, saved_by_pruning=by_pruning))
 
     def _account(self, case_id: str, usage: Usage) -> None:
         self.ledger.record(self.role, self.spec.name, case_id, usage)

@@ -148,10 +148,12 @@ class HFBackend:
         if not self.multimodal:
             # Text-only chat templates generally expect plain-string content.
             return [{"role": m.role, "content": m.text} for m in request.messages]
+        # Content parts in the message's order (Message.parts): images before the text, or at the
+        # text's <image> tags for a message with inline images.
         turns = []
         for m in request.messages:
-            parts: list[dict] = [{"type": "image", "image": load_rgb(p)} for p in m.images]
-            parts.append({"type": "text", "text": m.text})
+            parts: list[dict] = [{"type": "image", "image": load_rgb(value)} if kind == "image"
+                                 else {"type": "text", "text": value} for kind, value in m.parts()]
             turns.append({"role": m.role, "content": parts})
         return turns
 

@@ -14,7 +14,10 @@ class Usage:
     failures: int = 0  # calls that failed after every retry
     tokens_in: int = 0
     tokens_out: int = 0
-    cost_usd: float = 0.0  # what the *paid* calls cost; cache hits cost nothing
+    # Of the paid calls' tokens_in, those the provider read from its prompt-prefix cache and billed
+    # at the cached-input price (cache hits of our own call cache add none: they were not billed).
+    tokens_in_cached: int = 0
+    cost_usd: float = 0.0  # what the *paid* calls cost, as billed; cache hits cost nothing
     wall_s: float = 0.0
     # search.economy: calls never made because they could not change a decision
     saved_by_rule: int = 0  # judge calls: the answer matched the gold answer by rule
@@ -26,7 +29,9 @@ class Usage:
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        d["cost_usd"] = round(d["cost_usd"], 6)
+        # Nano-dollars: a judge call on cached input costs ~1e-8 USD, which micro-dollars would round
+        # away in per-case lines (and so in every sum over them).
+        d["cost_usd"] = round(d["cost_usd"], 9)
         d["wall_s"] = round(d["wall_s"], 3)
         return d
 
@@ -59,10 +64,17 @@ class Ledger:
         return t
 
 
+def usage_from_dict(d: dict) -> Usage:
+    """A Usage from an output line's dict: counters it lacks (lines written before they existed)
+    are 0, and ones it has that this version does not know are ignored."""
+    known = {f.name for f in fields(Usage)}
+    return Usage(**{k: v for k, v in d.items() if k in known})
+
+
 def sum_usage(rows: list[dict[str, dict]]) -> dict[str, dict]:
     """Add up per-case usage dicts (as written in output lines) by role/model."""
     agg: dict[str, Usage] = defaultdict(Usage)
     for row in rows:
         for key, d in row.items():
-            agg[key].add(Usage(**d))
+            agg[key].add(usage_from_dict(d))
     return {k: v.as_dict() for k, v in sorted(agg.items())}

@@ -104,12 +104,14 @@ class OpenAIBackend:
                 await self._rpm.acquire()
             if self._tpm is not None:
                 await self._tpm.acquire(min(estimate, self._tpm.max_rate))
-            if self._answered_once:
-                response = await self._post(client, params)
-            else:
+            response = None
+            if not self._answered_once:
                 async with self._probe:  # until the endpoint has answered once, one request at a time
                     self._raise_if_refused(key, request.model)
-                    response = await self._probe_post(client, params, key, request.model)
+                    if not self._answered_once:  # the one before may have opened the gate meanwhile
+                        response = await self._probe_post(client, params, key, request.model)
+            if response is None:
+                response = await self._post(client, params)
         return _to_completion(response, request)
 
     async def _post(self, client: openai.AsyncOpenAI, params: dict) -> Any:
@@ -257,7 +259,8 @@ def _rpm_limiter(rpm: float | None) -> AsyncLimiter | None:
 
 
 def to_openai_messages(messages: tuple[Message, ...], max_side: int) -> list[dict]:
-    """OpenAI chat format: plain string content, or images (as PNG data URLs) before the text."""
+    """OpenAI chat format: plain string content, or content parts in the message's order
+    (`Message.parts`: images, as PNG data URLs, before the text, or at the text's `<image>` tags)."""
     return [_message_payload(m, max_side) for m in messages]
 
 
@@ -265,9 +268,10 @@ def _message_payload(message: Message, max_side: int) -> dict:
     if not message.images:
         return {"role": message.role, "content": message.text}
     parts: list[dict] = [
-        {"type": "image_url", "image_url": {"url": image_data_url(path, max_side)}} for path in message.images
+        {"type": "image_url", "image_url": {"url": image_data_url(value, max_side)}} if kind == "image"
+        else {"type": "text", "text": value}
+        for kind, value in message.parts()
     ]
-    parts.append({"type": "text", "text": message.text})
     return {"role": message.role, "content": parts}
 
 
@@ -299,13 +303,43 @@ def _to_completion(response: Any, request: ChatRequest) -> Completion:
     text = message.get("content") if isinstance(message, dict) else None
     if not isinstance(text, str) or not text.strip():
         raise EmptyReplyError("the server returned no usable text")
-    usage = body.get("usage") or {}
-    if usage.get("prompt_tokens") is not None:
-        tokens_in, tokens_out = int(usage["prompt_tokens"]), int(usage.get("completion_tokens") or 0)
+    usage = body.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    tokens_in = _count(usage.get("prompt_tokens"))
+    if tokens_in is None:  # DeepSeek splits the prompt into cache hits and misses
+        hit, miss = _count(usage.get("prompt_cache_hit_tokens")), _count(usage.get("prompt_cache_miss_tokens"))
+        tokens_in = hit + miss if hit is not None and miss is not None else None
+    if tokens_in is not None:
+        tokens_out = _count(usage.get("completion_tokens")) or 0
+        cached = min(_cached_prompt_tokens(usage), tokens_in)
     else:
         tokens_in = sum(len(m.text) for m in request.messages) // 4
         tokens_out = len(text) // 4
-    return Completion(text=text, tokens_in=tokens_in, tokens_out=tokens_out)
+        cached = 0
+    return Completion(text=text, tokens_in=tokens_in, tokens_out=tokens_out, tokens_in_cached=cached)
+
+
+def _cached_prompt_tokens(usage: dict) -> int:
+    """Prompt tokens the provider read from its prefix cache, as it reports them:
+    - OpenAI, Gemini's and DashScope's OpenAI-compatible endpoints, vLLM (`vllm serve
+      --enable-prompt-tokens-details`): `usage.prompt_tokens_details.cached_tokens`
+    - DeepSeek: `usage.prompt_cache_hit_tokens` (beside `prompt_cache_miss_tokens`)
+    Both are part of `prompt_tokens`. Absent, null or malformed fields count as 0 cached."""
+    details = usage.get("prompt_tokens_details")
+    openai_style = _count(details.get("cached_tokens")) if isinstance(details, dict) else None
+    deepseek_style = _count(usage.get("prompt_cache_hit_tokens"))
+    return max(openai_style or 0, deepseek_style or 0)
+
+
+def _count(value: Any) -> int | None:
+    """A token count from a usage field: a non-negative int, or None when absent or malformed."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number >= 0 else None
 
 
 def _scrub(text: str, key: str | None) -> str:

@@ -29,6 +29,9 @@ class ModelSpec:
     # cost accounting, USD per million tokens
     price_in_per_mtok: float = 0.0
     price_out_per_mtok: float = 0.0
+    # input tokens the provider reports as read from its prompt-prefix cache (OpenAI's
+    # prompt_tokens_details.cached_tokens, DeepSeek's prompt_cache_hit_tokens); None = price_in_per_mtok
+    price_cached_in_per_mtok: float | None = None
     # generation defaults (temperature is always set by the role)
     max_tokens: int = 1024
     top_p: float = 1.0
@@ -63,6 +66,11 @@ class ModelSpec:
         if self.adapter is not None and self.backend != "hf":
             raise ValueError(f"model '{self.name}': `adapter` is applied by the hf backend only; for "
                              f"{self.backend}, save a merged model (train.save_merged=true) and serve that")
+        for price in ("price_in_per_mtok", "price_out_per_mtok", "price_cached_in_per_mtok"):
+            value = getattr(self, price)
+            if value is not None and not value >= 0:  # `not >=` also refuses NaN
+                raise ValueError(f"model '{self.name}': {price} must be >= 0 (USD per million tokens), "
+                                 f"got {value!r}")
         if self.api_key_env is not None and not str(self.api_key_env).replace("_", "").isalnum():
             raise ValueError(
                 f"model '{self.name}': api_key_env must name an environment variable "
@@ -80,5 +88,12 @@ class ModelSpec:
             raise ValueError(f"model spec {data.get('name', '?')!r}: unknown keys {unknown}; known: {sorted(known)}")
         return cls(**data)
 
-    def cost(self, tokens_in: int, tokens_out: int) -> float:
-        return (tokens_in * self.price_in_per_mtok + tokens_out * self.price_out_per_mtok) / 1e6
+    def cost(self, tokens_in: int, tokens_out: int, tokens_in_cached: int = 0) -> float:
+        """What a call is billed: `tokens_in_cached` of the `tokens_in` at the cached-input price
+        (the input price when none is set), the rest at the input price, the output at its own."""
+        cached = min(max(int(tokens_in_cached), 0), tokens_in)
+        cached_price = self.price_cached_in_per_mtok
+        if cached_price is None:
+            cached_price = self.price_in_per_mtok
+        return ((tokens_in - cached) * self.price_in_per_mtok + cached * cached_price
+                + tokens_out * self.price_out_per_mtok) / 1e6

@@ -11,11 +11,54 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 
-@dataclass(frozen=True)
+# Where an image goes in a message whose images are placed inside its text (`inline_images`).
+IMAGE_TAG = "<image>"
+
+
+@dataclass(frozen=True, repr=False)
 class Message:
+    """One chat turn. By default its images are shown before its text. With `inline_images` the
+    text carries one `<image>` tag per image and each image is shown at its tag, in order; when
+    the text has fewer tags than images, the images without a tag are shown first (as InternVL's
+    own `chat` puts `<image>` in front of a question that has none). Tags beyond the images stay
+    literal text. `parts()` is the order every backend renders."""
+
     role: str  # "system" | "user" | "assistant"
     text: str
-    images: tuple[str, ...] = ()  # absolute paths, shown before the text
+    images: tuple[str, ...] = ()  # absolute paths, shown before the text (or at its tags, see above)
+    inline_images: bool = False
+
+    def __repr__(self) -> str:
+        # Today's repr for today's messages: the hf backend seeds sampled groups from it.
+        extra = ", inline_images=True" if self.inline_images else ""
+        return f"Message(role={self.role!r}, text={self.text!r}, images={self.images!r}{extra})"
+
+    def parts(self) -> list[tuple[str, str]]:
+        """("image", path) and ("text", text) in the order the model sees them.
+
+        Not inline: every image, then the text (always one text part). Inline: the text split at
+        its tags, one image per tag; the line break right after a tag belongs to the tag (chat
+        templates write their own after an image, and content parts need none), and empty text
+        pieces are dropped."""
+        if not self.inline_images:
+            return [("image", path) for path in self.images] + [("text", self.text)]
+        pieces = self.text.split(IMAGE_TAG)
+        tags = len(pieces) - 1
+        placed = min(tags, len(self.images))
+        first = len(self.images) - placed  # images without a tag of their own
+        out: list[tuple[str, str]] = [("image", path) for path in self.images[:first]]
+        text = pieces[0]
+        for n, piece in enumerate(pieces[1:]):
+            if n >= placed:  # more tags than images: the rest of the tags are plain text
+                text += IMAGE_TAG + piece
+                continue
+            if text:
+                out.append(("text", text))
+            out.append(("image", self.images[first + n]))
+            text = piece.removeprefix("\n")
+        if text:
+            out.append(("text", text))
+        return out
 
 
 @dataclass(frozen=True)
@@ -55,6 +98,9 @@ class Completion:
     cached: bool = False
     # What the backend actually used (after its own defaults), recorded for provenance.
     effective: dict = field(default_factory=dict)
+    # Of tokens_in, how many the provider read from its own prompt-prefix cache (billed at the
+    # spec's price_cached_in_per_mtok); 0 when it reports none. Last, so positional use stays valid.
+    tokens_in_cached: int = 0
 
 
 # Why a call failed, as BackendError.kind:

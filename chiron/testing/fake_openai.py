@@ -11,6 +11,15 @@ gets exercised. Knobs:
   without answering).
 - ``responder``: "module:function" with ``respond(model, messages, temperature) -> str``.
 - ``api_key``: the key clients should send; counted in /stats and enforced with a 401.
+- ``prefix_cache``: report cached prompt tokens the way providers do. The server remembers the
+  prompts it has answered and reports as cached the longest prefix (in its own token estimate,
+  text characters / 4; images and message roles take part in the match but count no tokens) that
+  the prompt shares with an earlier prompt to the same model, rounded down to
+  ``prefix_cache_block`` tokens (64 by default, like DeepSeek; OpenAI counts in 128s). Prompts
+  shorter than ``prefix_cache_min_tokens`` are neither cached nor matched (OpenAI: 1024; default 0).
+  ``usage_style`` says how: "openai" (``prompt_tokens_details.cached_tokens``; also Gemini's and
+  DashScope's OpenAI-compatible endpoints, vLLM) or "deepseek" (``prompt_cache_hit_tokens`` and
+  ``prompt_cache_miss_tokens``). Off by default: usage then has no cache fields at all.
 
 Start it from Python with :func:`running_server`, or from a shell with
 ``python -m chiron.testing.fake_openai --port 8000``.
@@ -34,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 FAULTS = ("ok", "400", "403", "404", "429", "500", "timeout", "empty", "drop")
+USAGE_STYLES = ("openai", "deepseek")  # how cached prompt tokens are reported (with prefix_cache)
 ERROR_FAULTS = {  # fault -> (message, error type) of the JSON error body
     "400": ("bad request (fake)", "invalid_request_error"), "403": ("forbidden (fake)", "permission_error"),
     "404": ("the model does not exist (fake)", "not_found_error"), "429": ("rate limited (fake)", "rate_limit_error"),
@@ -89,6 +99,91 @@ def load_responder(path: str | None) -> Responder:
     return getattr(importlib.import_module(module_name), func_name)
 
 
+# -- provider-side prefix cache --------------------------------------------------------------
+
+
+class PrefixCache:
+    """Which prompt prefixes this server has seen, block by block, as providers' caches do.
+
+    A prompt is read as a stream of text characters (4 to a token, as in the server's estimate) and
+    markers (message roles, image URLs) that take part in the match but count no tokens. After every
+    full block of ``block`` tokens the running hash of everything so far is a key: a prompt's cached
+    tokens are its leading blocks whose key an earlier prompt to the same model also reached, which
+    is the longest common prefix with any earlier prompt, rounded down to a block."""
+
+    def __init__(self, block: int = 64, min_tokens: int = 0, max_keys: int = 1_000_000) -> None:
+        if block < 1:
+            raise ValueError(f"prefix cache block must be >= 1 token, got {block}")
+        self.block = block
+        self.min_tokens = max(0, int(min_tokens))
+        self.max_keys = max_keys
+        self._keys: set[bytes] = set()
+
+    def lookup_and_store(self, model: str, messages: list) -> int:
+        """Cached tokens for this prompt; then remember its blocks for the prompts after it."""
+        if _estimate_prompt_tokens(messages) < self.min_tokens:
+            return 0
+        keys = self._block_keys(model, messages)
+        hits = 0
+        for key in keys:
+            if key not in self._keys:
+                break
+            hits += 1
+        if len(self._keys) + len(keys) > self.max_keys:  # eviction, crudely: forget everything
+            self._keys.clear()
+        self._keys.update(keys)
+        return hits * self.block
+
+    def _block_keys(self, model: str, messages: list) -> list[bytes]:
+        running = hashlib.sha1(b"model\0" + model.encode("utf-8"))
+        keys: list[bytes] = []
+        chars_per_block = 4 * self.block
+        filled = 0  # text characters in the current block
+
+        def feed_text(text: str) -> None:
+            nonlocal filled
+            start = 0
+            while start < len(text):
+                piece = text[start:start + chars_per_block - filled]
+                running.update(piece.encode("utf-8", "surrogatepass"))
+                start += len(piece)
+                filled += len(piece)
+                if filled == chars_per_block:
+                    keys.append(running.digest())
+                    filled = 0
+
+        def feed_marker(kind: str, value: str) -> None:
+            running.update(f"\0{kind}\0{len(value)}\0".encode() + value.encode("utf-8", "surrogatepass"))
+
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            feed_marker("role", str(message.get("role", "")))
+            content = message.get("content")
+            if isinstance(content, str):
+                feed_text(content)
+                continue
+            texts = 0
+            for part in content if isinstance(content, list) else []:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "text":
+                    # joined with newlines, as _text_of joins them for the token estimate
+                    feed_text(("\n" if texts else "") + str(part.get("text", "")))
+                    texts += 1
+                elif part.get("type") == "image_url":
+                    url = str((part.get("image_url") or {}).get("url", ""))
+                    feed_marker("image", hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest())
+        return keys
+
+
+def _cache_usage_fields(style: str, prompt_tokens: int, cached: int) -> dict:
+    cached = min(cached, prompt_tokens)
+    if style == "deepseek":
+        return {"prompt_cache_hit_tokens": cached, "prompt_cache_miss_tokens": prompt_tokens - cached}
+    return {"prompt_tokens_details": {"cached_tokens": cached}}
+
+
 # -- server state ----------------------------------------------------------------------------
 
 
@@ -114,6 +209,10 @@ class ServerState:
     recent_params: list[dict] = field(default_factory=list)  # request bodies minus messages
 
     answered: int = 0  # successful replies written out in full (the calls a client paid for and got)
+    prefix_cache: PrefixCache | None = None  # None: usage reports no cached tokens (the default)
+    usage_style: str = "openai"
+    prompt_tokens_total: int = 0  # over the replies sent (200s)
+    cached_tokens_total: int = 0  # of those, reported as cached
 
     def next_fault(self) -> str:
         # Faults are consumed in arrival order, one per request.
@@ -133,6 +232,8 @@ class ServerState:
             "auth_bad_count": self.auth_bad_count,
             "images_seen": self.images_seen,
             "answered": self.answered,
+            "prompt_tokens_total": self.prompt_tokens_total,
+            "cached_tokens_total": self.cached_tokens_total,
             "data_url_images": self.data_url_images,
             "last_params": self.recent_params[-1] if self.recent_params else None,
             "recent_params": list(self.recent_params),
@@ -167,8 +268,8 @@ def _estimate_prompt_tokens(messages: list) -> int:
     return max(1, chars // 4)
 
 
-def _completion_body(model: str, text: str, messages: list) -> dict:
-    return {
+def _completion_body(model: str, text: str, messages: list, cache_fields: dict | None = None) -> dict:
+    body = {
         "id": "chatcmpl-" + hashlib.sha1(f"{time.time_ns()}{text}".encode()).hexdigest()[:16],
         "object": "chat.completion",
         "created": int(time.time()),
@@ -182,6 +283,9 @@ def _completion_body(model: str, text: str, messages: list) -> dict:
             "total_tokens": _estimate_prompt_tokens(messages) + (max(1, len(text) // 4) if text else 0),
         },
     }
+    if cache_fields:
+        body["usage"].update(cache_fields)
+    return body
 
 
 def _error(status: int, message: str, kind: str):
@@ -232,7 +336,14 @@ def build_app(state: ServerState):
             messages = body.get("messages") or []
             temperature = float(body.get("temperature", 1.0))
             text = "" if fault == "empty" else state.responder(model, messages, temperature)
-            response = web.json_response(_completion_body(model, text, messages))
+            prompt_tokens = _estimate_prompt_tokens(messages)
+            cache_fields = None
+            if state.prefix_cache is not None:
+                cached = state.prefix_cache.lookup_and_store(model, messages)
+                cache_fields = _cache_usage_fields(state.usage_style, prompt_tokens, cached)
+                state.cached_tokens_total += min(cached, prompt_tokens)
+            state.prompt_tokens_total += prompt_tokens
+            response = web.json_response(_completion_body(model, text, messages, cache_fields))
             # Written here rather than after returning, to count only replies that reached the
             # client: a request cut off by a killed client was never a finished call.
             await response.prepare(request)
@@ -310,6 +421,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--responder", default=None, help="module:function")
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     parser.add_argument("--max-lifetime-s", type=float, default=3600.0)
+    parser.add_argument("--prefix-cache", action="store_true",
+                        help="report cached prompt tokens (longest prefix shared with an earlier prompt)")
+    parser.add_argument("--usage-style", default="openai", choices=USAGE_STYLES,
+                        help="how cached tokens are reported: prompt_tokens_details.cached_tokens or "
+                             "DeepSeek's prompt_cache_hit_tokens / prompt_cache_miss_tokens")
+    parser.add_argument("--prefix-cache-block", type=int, default=64, help="cached tokens come in these blocks")
+    parser.add_argument("--prefix-cache-min-tokens", type=int, default=0,
+                        help="shorter prompts are not cached (OpenAI: 1024)")
     return parser.parse_args(argv)
 
 
@@ -325,6 +444,8 @@ def main(argv: list[str] | None = None) -> None:
         faults=faults,
         responder=load_responder(args.responder),
         api_key=os.environ.get(KEY_ENV) or None,
+        prefix_cache=PrefixCache(args.prefix_cache_block, args.prefix_cache_min_tokens) if args.prefix_cache else None,
+        usage_style=args.usage_style,
     )
     asyncio.run(serve(state, args.host, args.port, args.parent_pid, args.max_lifetime_s))
 
@@ -354,17 +475,28 @@ def running_server(
     api_key: str | None = None,
     startup_timeout_s: float = 20.0,
     max_lifetime_s: float = 3600.0,
+    prefix_cache: bool = False,
+    usage_style: str = "openai",
+    prefix_cache_block: int = 64,
+    prefix_cache_min_tokens: int = 0,
 ) -> Iterator[ServerHandle]:
     """Start the fake server in a subprocess; yield its handle; stop it on exit."""
     unknown = sorted(set(faults) - set(FAULTS))
     if unknown:
         raise ValueError(f"unknown faults {unknown}; choose from {FAULTS}")
+    if usage_style not in USAGE_STYLES:
+        raise ValueError(f"usage_style must be one of {USAGE_STYLES}, got {usage_style!r}")
+    if prefix_cache_block < 1:
+        raise ValueError(f"prefix_cache_block must be >= 1 token, got {prefix_cache_block}")
     cmd = [sys.executable, "-m", "chiron.testing.fake_openai", "--port", "0",
            "--latency-s", str(latency_s), "--capacity", str(capacity or 0),
            "--faults", ",".join(faults), "--parent-pid", str(os.getpid()),
            "--max-lifetime-s", str(max_lifetime_s)]
     if responder:
         cmd += ["--responder", responder]
+    if prefix_cache:
+        cmd += ["--prefix-cache", "--usage-style", usage_style, "--prefix-cache-block", str(prefix_cache_block),
+                "--prefix-cache-min-tokens", str(prefix_cache_min_tokens)]
     env = dict(os.environ)
     env.pop(KEY_ENV, None)
     if api_key:
