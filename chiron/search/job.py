@@ -48,7 +48,12 @@ def judge_spec(judge: Mapping[str, Any]) -> ModelSpec:
 def search_settings(search: Mapping[str, Any], seed: int) -> SearchSettings:
     return SearchSettings(max_depth=int(search["max_depth"]), max_retries=int(search["max_retries"]),
                           first_depth_steps=int(search["first_depth_steps"]),
-                          competitiveness=str(search["competitiveness"]), seed=int(seed))
+                          competitiveness=str(search["competitiveness"]), seed=int(seed),
+                          economy=bool(search.get("economy", True)), wave=int(search.get("economy_wave", 2)))
+
+
+def intern_prompt(interns: Mapping[str, Any]) -> str:
+    return str(interns.get("prompt") or "final_answer")
 
 
 def build_roles(cfg: DictConfig, pool: BackendPool, cache: CallCache, ledger: Ledger) -> Roles:
@@ -62,6 +67,8 @@ def build_roles(cfg: DictConfig, pool: BackendPool, cache: CallCache, ledger: Le
         intern_temperatures=[float(t) for t in cfg.interns.temperatures],
         judge=handle(judge_spec(cfg.judge), "judge"),
         judge_temperature=float(cfg.judge.temperature),
+        intern_prompt=intern_prompt(cfg.interns),
+        rule_verdicts=bool(cfg.search.get("economy", True)),
     )
 
 

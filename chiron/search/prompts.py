@@ -35,7 +35,21 @@ Reasoning so far:
 
 Now continue from "### Step {next_step}:"."""
 
-_INTERN_TASK = """Look at the images and read the question together with the partial reasoning below.
+# How interns are asked to finish a prefix (`interns.prompt`). The paper's (Fig. 14, the default)
+# wants the final answer alone: the MICS-Score was defined on it, and it costs a few output tokens
+# instead of a paragraph. Both keep the static text first and the varying prefix last, so provider
+# and vLLM prefix caches hit for every run of a case.
+INTERN_PROMPTS = {
+    "final_answer": """Look at the images and read the question together with the partial reasoning below.
+Work out the answer from them, precisely and in standard medical terminology.
+Reply with the final answer only, on one line of the form "{final} <answer>", and nothing else.
+
+Question:
+{question}
+
+Partial reasoning:
+{prefix}""",
+    "brief_reasoning": """Look at the images and read the question together with the partial reasoning below.
 Carry the reasoning on to a conclusion, briefly, using standard medical terminology.
 End with exactly one line of the form "{final} <answer>".
 
@@ -43,7 +57,8 @@ Question:
 {question}
 
 Partial reasoning:
-{prefix}"""
+{prefix}""",
+}
 
 _JUDGE_TASK = """Decide whether a model's answer to a medical question means the same as the correct answer.
 Reply "Yes" only if the two agree in meaning. Reply "No" if they disagree or if you cannot tell.
@@ -65,8 +80,10 @@ def mentor_messages(case: Case, prefix: str, next_step: int) -> list[Message]:
     return [Message("system", CLINICIAN), Message("user", text, tuple(case.images))]
 
 
-def intern_messages(case: Case, prefix: str) -> list[Message]:
-    text = _INTERN_TASK.format(final=FINAL_MARKER, question=case.question, prefix=prefix)
+def intern_messages(case: Case, prefix: str, style: str = "final_answer") -> list[Message]:
+    if style not in INTERN_PROMPTS:
+        raise ValueError(f"interns.prompt must be one of {sorted(INTERN_PROMPTS)}, got {style!r}")
+    text = INTERN_PROMPTS[style].format(final=FINAL_MARKER, question=case.question, prefix=prefix)
     return [Message("system", CLINICIAN), Message("user", text, tuple(case.images))]
 
 

@@ -36,14 +36,35 @@ def success_record(case: Case, result: SearchResult, attempts: list[dict], metho
 
 
 def reference_record(record: dict) -> dict:
-    """The reference code's output format (spec §3) from one of our records."""
+    """The reference code's output format (spec §3) from one of our records.
+
+    `scores` holds, per mentor, one entry per depth of the last attempt's search, null where that
+    mentor wrote no step, so `scores[m][d]` is always depth d+1. (Our `mentor_scores` lists only
+    the depths where each mentor wrote a step; the trace in `attempts` says which ones those were.)
+    A vanilla record (one path, scored per step) and a record without a trace keep their lists.
+    ValueError when the trace and the scores disagree.
+    """
+    scores = record["mentor_scores"]
+    attempts = record.get("attempts") or []
+    if record["method"] == "mics" and attempts and "depths" in attempts[-1]:
+        depths = attempts[-1]["depths"] or []
+        wrote = [{c["mentor"] for c in depth.get("candidates", []) if c.get("steps")} for depth in depths]
+        by_depth = {}
+        for mentor in [*scores, *sorted(set().union(*wrote) - set(scores))]:
+            own, where = scores.get(mentor, []), [mentor in at_depth for at_depth in wrote]
+            if sum(where) != len(own):
+                raise ValueError(f"record {record['rid']!r}: mentor {mentor!r} has {len(own)} scores but wrote a "
+                                 f"step at {sum(where)} of the last attempt's {len(depths)} depths")
+            values = iter(own)
+            by_depth[mentor] = [next(values) if w else None for w in where]
+        scores = by_depth
     return {
         "rid": record["rid"],
         "images": record["images"],
         "question": record["question"],
         "gt_answer": record["gt_answer"],
         "reasoning": record["reasoning"],
-        "scores": record["mentor_scores"],
+        "scores": scores,
         "final_depth": str(len(record["selected_mentors"]) if record["method"] == "mics" else len(record["steps"])),
         "generated_by": record["selected_mentors"],
         "search_id": "1" if record["status"] == "full_score" else "0",

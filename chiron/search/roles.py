@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from chiron.llm.client import CachedModel
 from chiron.search.case import Case
+from chiron.search.economy import Tally, interleaved, rule_says_correct
 from chiron.search.prompts import intern_messages, judge_messages, judge_says_yes
 from chiron.search.selection import mics_score
 from chiron.search.steps import extract_final_answer
@@ -21,6 +22,8 @@ class Scorers:
     intern_temperatures: list[float]
     judge: CachedModel
     judge_temperature: float = 0.0
+    intern_prompt: str = "final_answer"  # chiron.search.prompts.INTERN_PROMPTS
+    rule_verdicts: bool = False  # search.economy: an exact match is correct without the judge
 
     def __post_init__(self) -> None:
         if not self.interns or not self.intern_temperatures:
@@ -35,6 +38,8 @@ class Roles:
     intern_temperatures: list[float]
     judge: CachedModel
     judge_temperature: float = 0.0
+    intern_prompt: str = "final_answer"
+    rule_verdicts: bool = False
 
     def __post_init__(self) -> None:
         if not self.mentors:
@@ -53,20 +58,30 @@ async def score_prefix(case: Case, prefix: str, roles: Roles | Scorers, attempt:
     answer is wrong and is never shown to the judge.
     """
     runs = await asyncio.gather(*(
-        _intern_run(case, prefix, intern, temperature, roles, attempt)
+        intern_run(case, prefix, intern, temperature, roles, attempt)
         for intern in roles.interns for temperature in roles.intern_temperatures
     ))
     return mics_score([r["correct"] for r in runs]), list(runs)
 
 
-async def _intern_run(case: Case, prefix: str, intern: CachedModel, temperature: float,
-                      roles: Roles | Scorers, attempt: int) -> dict:
-    reply = await intern.chat(intern_messages(case, prefix), temperature=temperature,
+def prefix_tally(case: Case, prefix: str, roles: Roles | Scorers, attempt: int) -> Tally:
+    """The runs that score `prefix`, to be made as the search needs them (chiron/search/economy.py)."""
+    return Tally(interleaved(roles.interns, roles.intern_temperatures),
+                 lambda intern, temperature: intern_run(case, prefix, intern, temperature, roles, attempt))
+
+
+async def intern_run(case: Case, prefix: str, intern: CachedModel, temperature: float,
+                     roles: Roles | Scorers, attempt: int) -> dict:
+    reply = await intern.chat(intern_messages(case, prefix, roles.intern_prompt), temperature=temperature,
                               sample_index=attempt, case_id=case.rid)
     answer = extract_final_answer(reply.text)
     run = {"intern": intern.name, "temperature": temperature, "reply": reply.text, "answer": answer,
            "parsed": answer is not None, "judge_reply": None, "correct": False}
     if answer is None:
+        return run
+    if roles.rule_verdicts and rule_says_correct(answer, case.answer):
+        run.update(correct=True, verdict="rule")
+        roles.judge.note_saved(case.rid, by_rule=1)
         return run
     # The verdict on a given answer does not depend on the attempt, so it is always draw 0.
     verdict = await roles.judge.chat(judge_messages(case, answer), temperature=roles.judge_temperature,

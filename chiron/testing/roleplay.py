@@ -69,3 +69,36 @@ def _intern(model: str, text: str, temperature: float) -> str:
     if hints and roll < 0.3 + 0.2 * n_steps:
         return f"Following the reasoning above.\n{FINAL} {hints[-1]}"
     return f"Considering the images.\n{FINAL} a different diagnosis"
+
+
+# -- answers in several wordings (experiments/benchmarks/search_cost.py) ----------------------------
+
+
+def respond_varied(model: str, messages: list[dict], temperature: float) -> str:
+    """Like `respond`, but a correct intern states the answer in one of several wordings: exactly,
+    with other case and punctuation, or paraphrased; and the judge accepts any wording that contains
+    the correct answer. An intern asked for the final answer only (the paper's Fig. 14 prompt)
+    replies with that line alone; asked for brief reasoning, it writes a few sentences first."""
+    text = _text_of(messages)
+    if model.startswith("judge"):
+        correct = _plain(_section(text, "Correct answer:", "Model answer:"))
+        given = _plain(text.rsplit("Model answer:", 1)[-1])
+        return "Yes" if correct and correct in given else "No"
+    if not model.startswith("intern"):
+        return respond(model, messages, temperature)
+    reply = _intern(model, text, temperature)
+    if FINAL not in reply:
+        return reply
+    answer = reply.rsplit(FINAL, 1)[-1].strip()
+    if answer != "a different diagnosis":
+        wordings = (answer, f"{answer.capitalize()}.", f"**{answer}**", f"most likely {answer}",
+                    f"findings consistent with {answer}")
+        answer = wordings[int(_uniform("wording", model, temperature, text) * len(wordings))]
+    if "final answer only" in text:
+        return f"{FINAL} {answer}"
+    return ("The images and the partial reasoning narrow the differential. The key finding fits the "
+            f"clinical picture, and the alternatives are less likely.\n{FINAL} {answer}")
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
