@@ -114,12 +114,15 @@ def test_bertscore_is_computed_for_items_with_a_reference_reasoning():
 
     from chiron.eval.job import _bertscores
 
-    ev = OmegaConf.create({"bertscore": {"model": "minilm", "num_layers": None, "batch_size": 4}})
+    ev = OmegaConf.create({"bertscore": {"model": "minilm", "num_layers": None, "batch_size": 4,
+                                         "answer_benchmarks": [], "reasoning": True}})
     same = "The appendix is enlarged with periappendiceal fat stranding."
-    rows = {"mmrp_mm": [{"reply": same, "reference_reasoning": same},
-                        {"reply": None, "reference_reasoning": "A gallstone obstructs the cystic duct."},
-                        {"reply": "x", "reference_reasoning": None}],
-            "vqa_rad": [{"reply": "yes", "reference_reasoning": None}]}
-    scores = _bertscores(ev, rows)
+    rows = {"mmrp_mm": [{"reply": same, "reference_reasoning": same, "status": "wrong"},
+                        {"reply": None, "reference_reasoning": "A gallstone obstructs the cystic duct.",
+                         "status": "generation_failed"},
+                        {"reply": "x", "reference_reasoning": None, "status": "wrong"}],
+            "vqa_rad": [{"reply": "yes", "reference_reasoning": None, "status": "correct"}]}
+    answers, scores = _bertscores(ev, rows)
+    assert answers == {"chiron": {}}  # no benchmark asked for answer pairs
     assert list(scores) == ["mmrp_mm"] and len(scores["mmrp_mm"]) == 2  # only items with a reference
     assert scores["mmrp_mm"][0] == pytest.approx(1.0, abs=1e-4) and scores["mmrp_mm"][1] == 0.0  # no reply scores 0

@@ -322,7 +322,8 @@ def test_tables_1_2_5_put_our_rows_under_the_papers(tmp_path):
 def test_table1_on_demo_arms_says_nothing_was_measured(tmp_path):
     arms = [summary("demo", ["qc=on"], metrics={"demo": bench(11, 22)})]
     text = read_report(table1(arms, str(tmp_path / "out")))
-    assert "| **qc=on (ours)** | – | – | – | – | – | – |" in text
+    assert "| **qc=on (ours)** | – | – | – | – | – | –ᶜ |" in text  # ᶜ: no AVG of ours, footnoted
+    assert "ᶜ No AVG of ours: we did not measure every column it averages (missing: qc=on (ours): vqa_rad," in text
     assert "None of these arms measured this table's columns (they measured: demo)" in text
 
 

@@ -1,8 +1,12 @@
-"""BERTScore of a model's reasoning against the reference reasoning, one model load per run.
+"""BERTScore F1 of text pairs, one model load per run.
 
-The paper scores reasoning with `bert_score.score(cands, refs, model_type="roberta-large",
-num_layers=17)` and its evaluation code makes that call once per item, so the 1.4 GB model is loaded
-again for every single pair. Here one `bert_score.BERTScorer` is loaded once and pairs are scored in
+The eval scores two pairings (chiron/eval/job.py): `bertscore`, the extracted final answer against
+the ground-truth answer, as the paper and its evaluation code pair them (on `eval.bertscore.
+answer_benchmarks`: MMRP multimodal / `reference`, and the demo), and `bertscore_reasoning`, the
+model's reply against a benchmark's reference reasoning (where one exists: mmrp_text, mmrp_mm).
+
+The paper's code calls `bert_score.score(cands, refs, model_type="roberta-large", num_layers=17)`
+once per item, so the 1.4 GB model is loaded again for every single pair. Here one `bert_score.BERTScorer` is loaded once and pairs are scored in
 batches; the per-pair F1 is the same number (to float rounding), only the time changes
 (experiments/benchmarks/bertscore_throughput.py measures both).
 

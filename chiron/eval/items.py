@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+# meta key: the question exactly as the benchmark gives it (its `<image>` tags and option lines
+# included), which `eval.prompt=reference` sends as is; loaders set it where their question differs.
+VERBATIM_QUESTION = "verbatim_question"
+
 # How an answer is checked: `choice` by option letter or option text, `yes_no` by the word,
 # `open` by the LLM judge (free text; BERTScore where a reference reasoning exists).
 KINDS = ("choice", "yes_no", "open")

@@ -27,14 +27,31 @@ def log_eval(settings: dict, run_name: str, config: dict, rows: dict[str, list[d
             for row in benchmark_rows[:examples]:
                 image = wandb.Image(row["images"][0]) if row.get("images") else None
                 table.add_data(benchmark, row["id"], row.get("subject"), row["question"], image, row.get("reply"),
-                               row.get("extracted"), row["gold"], row["status"])
+                               row.get("extracted"), row["gold"], _verdict(row))
         run.log({"eval/examples": table})
         for benchmark, m in metrics.items():
-            run.summary[f"eval/{benchmark}/accuracy"] = m["accuracy"]
-            run.summary[f"eval/{benchmark}/n"] = m["n"]
-            run.summary[f"eval/{benchmark}/unparseable"] = m["unparseable"]
-            for extra in ("bertscore", "mics_score"):
-                if m.get(extra):
-                    run.summary[f"eval/{benchmark}/{extra}"] = m[extra]["mean"]
+            # eval/<benchmark>/... is the primary protocol's; eval/<benchmark>/<protocol>/... each protocol's
+            _summarize(run, f"eval/{benchmark}", m)
+            run.summary[f"eval/{benchmark}/protocol"] = m.get("protocol", "chiron")
+            for protocol, per in (m.get("protocols") or {}).items():
+                _summarize(run, f"eval/{benchmark}/{protocol}", per)
     finally:
         run.finish()
+
+
+def _summarize(run, prefix: str, m: dict) -> None:
+    run.summary[f"{prefix}/accuracy"] = m["accuracy"]
+    run.summary[f"{prefix}/n"] = m["n"]
+    run.summary[f"{prefix}/unparseable"] = m["unparseable"]
+    run.summary[f"{prefix}/skipped"] = m.get("skipped", 0)
+    for extra in ("bertscore", "bertscore_reasoning", "mics_score"):
+        if m.get(extra):
+            run.summary[f"{prefix}/{extra}"] = m[extra]["mean"]
+
+
+def _verdict(row: dict) -> str:
+    """The primary protocol's status; with several protocols, each one's ("chiron: wrong; reference: skipped")."""
+    scores = row.get("scores") or {}
+    if len(scores) < 2:
+        return row["status"]
+    return "; ".join(f"{protocol}: {verdict.get('status')}" for protocol, verdict in scores.items())

@@ -28,7 +28,7 @@ def pipeline_settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 def run_report_markdown(summary: dict) -> str:
-    from chiron.eval.report import comparison_markdown
+    from chiron.eval.report import comparison_markdown, protocols_markdown
 
     lines = [f"# Pipeline run `{summary['arm']}`", "",
              f"Experiment: {summary['experiment'] or '(none)'}; W&B group: `{summary['group']}`; "
@@ -47,5 +47,6 @@ def run_report_markdown(summary: dict) -> str:
                      f"{counts['n']} pass ({counts['reasons']}).")
     metrics = summary.get("metrics")
     if metrics:  # the comparison opens with this run's n, accuracy and interval per benchmark
-        lines += ["", comparison_markdown(metrics, f"{summary['settings']['model']} ({summary['arm']})")]
+        lines += ["", comparison_markdown(metrics, f"{summary['settings']['model']} ({summary['arm']})"),
+                  "", protocols_markdown(metrics)]
     return "\n".join(lines) + "\n"

@@ -6,11 +6,21 @@ or an empty dict rather than raising.
 
 from __future__ import annotations
 
-from chiron.eval.report import metric_entry, metric_percent
+from chiron.eval.report import metric_entry, metric_percent, protocol_views
 
 
 def metrics(arm: dict) -> dict:
     return arm.get("metrics") or {}
+
+
+def views(arm: dict) -> list[tuple[str | None, dict]]:
+    """The arm's metrics per scoring protocol: [(protocol or None when none is named, metrics)]."""
+    return protocol_views(metrics(arm))
+
+
+def protocols(arm: dict) -> list[str]:
+    """The scoring protocols the arm's metrics name (empty when they name none)."""
+    return [p for p, _ in views(arm) if p is not None]
 
 
 def settings(arm: dict) -> dict:

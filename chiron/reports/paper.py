@@ -1,5 +1,6 @@
 """Reports of evaluation tables: Table 1 (VQA accuracy), Table 2 (reasoning), Table 5 (MMMU by
-subject) beside the paper, and the generic demo report.
+subject), each whole (every paper row and the AVG column) with our rows under it, and the generic
+demo report.
 
 Each report takes the arm summaries and an output folder, writes report.md and PNGs there and
 returns their paths.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from chiron.eval.report import paper_results
+from chiron.eval.report import metric_percent, our_average, paper_results
 from chiron.reports import arms as A
 from chiron.reports.document import write_report
 from chiron.reports.plots import grouped_bars
@@ -25,33 +26,45 @@ def _ticks(columns: list[str]) -> list[str]:
             for c in columns]
 
 
-def _metric_table_report(key: str, arms: list[dict], out_dir: str, *, average: bool,
-                         notes: list[str]) -> list[str]:
+def _metric_table_report(key: str, arms: list[dict], out_dir: str, *, notes: list[str]) -> list[str]:
     table = paper_results()[key]
     columns, labels = list(table["columns"]), A.labels(arms)
-    sections = [f"## {table['title']}\n", paper_table(table, arms, labels, average=average), *notes]
-    if all(A.percent(arm, c) is None for arm in arms for c in columns):
-        measured = ", ".join(A.benchmarks(arms)) or "nothing"
-        sections.append(f"None of these arms measured this table's columns (they measured: {measured}); "
+    sections = [f"## {table['title']}\n", paper_table(table, arms, labels), *notes]
+    measured = [metric_percent(view, c) for arm in arms for _, view in A.views(arm) for c in columns]
+    if all(value is None for value in measured):
+        found = ", ".join(A.benchmarks(arms)) or "nothing"
+        sections.append(f"None of these arms measured this table's columns (they measured: {found}); "
                         "the arms table below has what they did measure.")
     sections += ["### Our measurements (n and 95 % bootstrap interval)\n",
                  detail_table(arms, labels, columns)]
-    # The Chiron-o1 rows are what our runs reproduce; the baselines stay in the markdown table.
-    ticks = _ticks(columns)
-    panel = {f"paper {name}": dict(zip(ticks, values))
-             for name, values in table["rows"].items() if name.startswith("Chiron-o1")}
-    for arm, label in zip(arms, labels):
-        panel[f"ours {label}"] = {t: A.percent(arm, c) for t, c in zip(ticks, columns)}
-    png = grouped_bars({"": panel}, os.path.join(out_dir, f"{key}.png"), table["title"])
+    png = grouped_bars({"": _panel(table, arms, labels)}, os.path.join(out_dir, f"{key}.png"), table["title"])
     title = f"{table['title'].split(':')[0]}: ours beside the paper"
     return write_report(out_dir, title, sections, arms, [png])
 
 
+def _panel(table: dict, arms: list[dict], labels: list[str]) -> dict:
+    """The chart: the paper's Chiron-o1 rows (what our runs reproduce; the baselines stay in the
+    markdown table) and ours, per column and the AVG (ours only where every averaged column is measured)."""
+    columns, avg = list(table["columns"]), table.get("avg")
+    ticks = _ticks(columns) + (["avg"] if avg else [])
+    panel = {}
+    for name, values in table["rows"].items():
+        if name.startswith("Chiron-o1"):
+            printed = [(avg.get("values") or {}).get(name)] if avg else []
+            panel[f"paper {name}"] = dict(zip(ticks, [*values, *printed]))
+    for arm, label in zip(arms, labels):
+        for protocol, view in A.views(arm):
+            ours = [metric_percent(view, c) for c in columns] + ([our_average(table, view)[0]] if avg else [])
+            name = f"ours {label}" if protocol is None else f"ours {label} (protocol: {protocol})"
+            panel[name] = dict(zip(ticks, ours))
+    return panel
+
+
 def table1(arms: list[dict], out_dir: str) -> list[str]:
-    notes = ["avg is the mean of the five columns (ours only when all five are measured). The paper's "
-             "Chiron rows are InternVL3-2B/8B trained with LoRA on the full MMRP mix through the "
-             "three-stage curriculum."]
-    return _metric_table_report("table1", arms, out_dir, average=True, notes=notes)
+    notes = ["The paper's Chiron rows are InternVL3-2B/8B trained with LoRA on the full MMRP mix through the "
+             "three-stage curriculum; our avg is the mean of the five columns, shown only when all five are "
+             "measured."]
+    return _metric_table_report("table1", arms, out_dir, notes=notes)
 
 
 def table2(arms: list[dict], out_dir: str) -> list[str]:
@@ -59,13 +72,15 @@ def table2(arms: list[dict], out_dir: str) -> list[str]:
              "local MiniLM unless set to roberta-large), so only a roberta-large run compares with the "
              "paper's column. MICS-Score: the share of intern runs judged correct from each prefix of the "
              "model's own reasoning, scored by the run's `interns` and `judge`; both are shown x100."]
-    return _metric_table_report("table2", arms, out_dir, average=False, notes=notes)
+    return _metric_table_report("table2", arms, out_dir, notes=notes)
 
 
 def table5(arms: list[dict], out_dir: str) -> list[str]:
     notes = ["Subject accuracies come from `metrics.mmmu_hm.by_subject` (the five Health & Medicine "
-             "subjects); subjects hold few items each, so their intervals are wide."]
-    return _metric_table_report("table5", arms, out_dir, average=False, notes=notes)
+             "subjects); subjects hold few items each, so their intervals are wide. Our avg is the run's "
+             "`mmmu_hm` accuracy (as the paper's AVG is its overall MMMU(H&M) accuracy), shown only when "
+             "all five subjects are measured."]
+    return _metric_table_report("table5", arms, out_dir, notes=notes)
 
 
 def demo(arms: list[dict], out_dir: str) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from chiron.eval.report import metric_entry, metric_percent, our_rows, paper_table_markdown
 from chiron.reports import arms as A
 
 DASH = "–"
@@ -44,37 +45,31 @@ def with_n(arm: dict, column: str) -> str:
     return cell(value) if n is None else f"{cell(value)} (n={n})"
 
 
-def paper_table(table: dict, arms: list[dict], labels: list[str], *, average: bool = False) -> str:
-    """A paper_results.yaml table: the paper's rows, then one row per arm of ours.
-    `average` adds the paper's "avg" column (mean of the columns; ours only when all are measured)."""
-    columns = list(table["columns"])
-    header = ["model", *columns] + (["avg"] if average else [])
-    rows = []
-    for name, values in table["rows"].items():
-        mean = [cell(sum(values) / len(values))] if average else []
-        rows.append([f"{name} (paper)", *map(cell, values), *mean])
-    for arm, label in zip(arms, labels):
-        ours = [A.percent(arm, c) for c in columns]
-        mean = sum(ours) / len(ours) if average and None not in ours else None
-        rows.append([f"**{label} (ours)**", *map(cell, ours)] + ([cell(mean)] if average else []))
-    return md_table(header, rows)
+def paper_table(table: dict, arms: list[dict], labels: list[str]) -> str:
+    """A paper_results.yaml table, whole (every paper row, its AVG column), then our rows: one per
+    arm and scoring protocol (chiron.eval.report.paper_table_markdown)."""
+    ours = [row for arm, label in zip(arms, labels) for row in our_rows(label, A.metrics(arm))]
+    return paper_table_markdown(table, ours)
 
 
 def detail_table(arms: list[dict], labels: list[str], columns: Sequence[str]) -> str:
-    """Our measured columns with n and the 95 % bootstrap interval, one line per arm and column."""
+    """Our measured columns with n and the 95 % bootstrap interval, one line per arm, column and
+    scoring protocol (a protocol column when the metrics name one)."""
+    named = any(A.protocols(arm) for arm in arms)
     rows = []
     for arm, label in zip(arms, labels):
         for column in columns:
-            found = A.entry(arm, column)
-            value = A.percent(arm, column)
-            if found is None or value is None:
-                continue
-            low, high = found.get("ci_low"), found.get("ci_high")
-            ci = DASH if low is None or high is None else f"{100 * low:.1f}–{100 * high:.1f}"
-            rows.append([label, column, found.get("n", DASH), cell(value), ci])
+            for protocol, view in A.views(arm):
+                found, value = metric_entry(view, column), metric_percent(view, column)
+                if found is None or value is None:
+                    continue
+                low, high = found.get("ci_low"), found.get("ci_high")
+                ci = DASH if low is None or high is None else f"{100 * low:.1f}–{100 * high:.1f}"
+                rows.append([label, column, found.get("n", DASH), cell(value), ci]
+                            + ([protocol or DASH] if named else []))
     if not rows:
         return "No arm measured any of these columns."
-    return md_table(["arm", "column", "n", "%", "95 % CI"], rows)
+    return md_table(["arm", "column", "n", "%", "95 % CI"] + (["protocol"] if named else []), rows)
 
 
 def setting_text(value: object) -> str:

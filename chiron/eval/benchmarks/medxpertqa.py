@@ -8,7 +8,8 @@ Expected layout under the root, the dataset repository as published:
     images/MM-0-a.jpeg ...         (unzip images.zip)
 
 The question text ends with an "Answer Choices: (A) ... (B) ..." block; it is cut off (the options
-are rendered separately). `question_type` ("Reasoning" / "Understanding") is the subject.
+are rendered separately; the whole text stays in meta["verbatim_question"], what
+`eval.prompt=reference` sends). `question_type` ("Reasoning" / "Understanding") is the subject.
 
 Options: `subset` ("reasoning" | "understanding" | None for both).
 """
@@ -21,7 +22,7 @@ from typing import Any, Iterator
 
 from chiron.eval.benchmarks.base import (BadItem, Loader, as_object, images_in_root, make_item, read_jsonl_rows,
                                          register, text_field)
-from chiron.eval.items import EvalItem
+from chiron.eval.items import VERBATIM_QUESTION, EvalItem
 
 SUBSETS = ("reasoning", "understanding")
 _ANSWER_CHOICES = re.compile(r"Answer Choices\s*:\s*\(?A\)", re.IGNORECASE)
@@ -87,7 +88,8 @@ class MedXpertQAMM(Loader):
         if (not isinstance(names, list) or not names
                 or not all(isinstance(n, str) and n.strip() for n in names)):
             raise BadItem(f"{item_id}: 'images' should be a non-empty list of file names")
-        meta = {"split": split, "question_type": question_type}
+        meta = {"split": split, "question_type": question_type,
+                VERBATIM_QUESTION: text_field(row, "question")}  # with its "Answer Choices" block
         # inside <root>/images/; a name that leaves it makes the item bad_image (meta["refused_images"])
         images = images_in_root(os.path.join(root, "images"), [n.strip() for n in names], meta)
         for key in ("medical_task", "body_system"):

@@ -14,7 +14,9 @@ its rows have no gold answer and are skipped as broken.
 Images are inline bytes: each is written once to the image cache (`image_cache`, default
 `<root>/.chiron_images/<split>/`) as `<id>_<n>.<ext>`; an existing file is never rewritten. The
 question keeps its `<image 1>` tags; `images` lists the tagged images in order of first mention
-(question, then options), then any untagged ones. The subject is the folder name.
+(question, then options), then any untagged ones. The subject is the folder name. Under
+`eval.prompt=reference` the question goes out as is, its options after it as "A. text" lines (MMMU
+keeps them in their own column) and, having no `<image>` tags, its images first.
 
 Options: `subjects` (a subset of the five; default all), `image_cache`.
 """

@@ -8,7 +8,8 @@ Part 1 writes it (`python run.py task=build_part1`, `part1/samples.jsonl`, held-
     assistant: "<rationale>\\n### The final answer is: B) <text>"
 
 The "A) text" lines (also "(A) text", "A. text", "A: text") become the options; a row whose
-options cannot be parsed becomes an `open` item. The rationale is the reference reasoning.
+options cannot be parsed becomes an `open` item. The rationale is the reference reasoning. The user
+turn as written stays in meta["verbatim_question"] (`eval.prompt=reference`).
 
 `mmrp_mm` (also registered as `reference`): the reference repository's evaluation format
 (https://github.com/manglu097/Chiron-o1, eval/eval_data.json):
@@ -18,7 +19,8 @@ options cannot be parsed becomes an `open` item. The rationale is the reference 
     <root>/images/...         (image_root option; default <root>)
 
 The question's inline "<image>" placeholders are renumbered "image 1", "image 2", ... (the images
-are shown before the question); the original text stays in meta["question_with_placeholders"].
+are shown before the question); the original text stays in meta["question_with_placeholders"]
+and meta["verbatim_question"] (`eval.prompt=reference` sends it, each image at its tag).
 A yes/no answer ("Yes.") makes a `yes_no` item, anything else `open`; answer_type is the subject.
 Image paths stay inside the image root (a path that leaves it makes the item `bad_image`).
 """
@@ -33,7 +35,7 @@ from chiron.data.sample import IMAGE_PLACEHOLDER, Sample
 from chiron.eval.benchmarks.base import (LETTERS, BadItem, Loader, as_object, images_in_root, make_item,
                                          number_placeholders, read_json_list, read_jsonl_rows, register,
                                          strip_placeholder_lines, text_field)
-from chiron.eval.items import EvalItem
+from chiron.eval.items import VERBATIM_QUESTION, EvalItem
 from chiron.search.steps import extract_final_answer
 
 PROJECT_URL = "https://github.com/manglu097/Chiron-o1"
@@ -99,7 +101,7 @@ class MMRPText(Loader):
         reasoning = reply[:marker].rstrip().rstrip("#").strip() if marker >= 0 else ""
         text = strip_placeholder_lines(users[0]) if IMAGE_PLACEHOLDER in users[0] else users[0].strip()
         question, choices, trailing = parse_choice_question(text)
-        meta = {"split": split, "source": sample.source, **sample.meta}
+        meta = {"split": split, "source": sample.source, **sample.meta, VERBATIM_QUESTION: users[0]}
         if trailing:
             meta["instruction"] = trailing
         if choices:
@@ -156,7 +158,7 @@ class MMRPMultimodal(Loader):
         if raw.count(IMAGE_PLACEHOLDER) not in (0, len(images)):
             raise BadItem(f"{item_id}: {raw.count(IMAGE_PLACEHOLDER)} {IMAGE_PLACEHOLDER} placeholders for "
                           f"{len(images)} images")
-        meta["question_with_placeholders"] = raw
+        meta["question_with_placeholders"] = meta[VERBATIM_QUESTION] = raw  # what eval.prompt=reference sends
         subject = None
         if isinstance(row.get("answer_type"), str) and row["answer_type"].strip():
             meta["answer_type"] = subject = row["answer_type"].strip().lower()

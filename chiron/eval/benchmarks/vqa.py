@@ -4,7 +4,9 @@ Each reads its local copy through the training-data adapter of `chiron.vqa_sets`
 same download URLs, same per-row checks) and turns every `Sample` into an `EvalItem`: the user
 turn without its `<image>` lines is the question, the assistant turn the gold answer. PMC-VQA's
 four options become a `choice` item; every other item is `yes_no` or `open` by its answer.
-VQA-RAD and SLAKE keep their `answer_type` ("closed"/"open") in meta and as the subject.
+VQA-RAD and SLAKE keep their `answer_type` ("closed"/"open") in meta and as the subject. The user
+turn as it is (its `<image>` line, PMC-VQA's options) stays in meta["verbatim_question"], what
+`eval.prompt=reference` sends.
 
 Options: the adapter's own (SLAKE: `languages=("en",)`). No item is skipped for its images: the
 runner marks one with a bad image, or an image path outside the copy's root (kept unopened, the
@@ -18,7 +20,7 @@ from typing import Any, Iterator
 
 from chiron.data.sample import Sample
 from chiron.eval.benchmarks.base import BadItem, Loader, make_item, register, strip_placeholder_lines
-from chiron.eval.items import EvalItem
+from chiron.eval.items import VERBATIM_QUESTION, EvalItem
 from chiron.vqa_sets import VQA_SETS, VQASetError, load_vqa_set
 
 _OPTIONS_HEADER = "\nOptions:\n"
@@ -62,6 +64,7 @@ class VQALoader(Loader):
         question = strip_placeholder_lines(users[0])
         meta = {k: v for k, v in row.meta.items() if k != "options"}
         meta["source_id"] = row.id
+        meta[VERBATIM_QUESTION] = users[0]  # <image> lines and, for PMC-VQA, the options block kept
         item_id = row.id.split("/", 1)[1] if row.id.startswith(f"{row.source}/") else row.id
         subject = None
         answer_type = meta.get("answer_type")
