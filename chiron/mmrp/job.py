@@ -67,26 +67,48 @@ def run_part1(cfg: DictConfig) -> dict:
     out_dir = os.path.join(run_dir(cfg), "part1")
     cases, bad = read_case_records(cfg.corpus)
     p1 = cfg.mmrp.part1
+    quality = p1.quality
     settings = part1.Part1Settings(
         levels=Levels.from_config(p1.levels), temperature=float(cfg.writer.temperature),
         min_options=int(p1.min_options), max_options=int(p1.max_options),
-        referential_phrases=tuple(str(p) for p in p1.referential_phrases))
+        referential_phrases=tuple(str(p) for p in p1.referential_phrases),
+        quality_temperature=float(quality.temperature),
+        quality_max_tokens=None if quality.max_tokens is None else int(quality.max_tokens))
+    checker_spec = ModelSpec.from_mapping(quality.checker) if bool(quality.enabled) else None
 
     async def body(writer: CachedModel, ledger: Ledger) -> dict:
-        count_tokens = token_counter(str(cfg.writer.tokenizer))  # after the writer: a tiny one is built then
-        work = [(case.id, _bind(part1.write_case_qa, case, writer, count_tokens, settings)) for case in cases]
-        return await run_cases(work, out_dir, ledger, "part 1 QA", int(cfg.mmrp.max_cases_in_flight),
-                               progress=bool(cfg.get("progress", True)))
+        pool = BackendPool()  # the checker's, when it is not the writer's own model
+        try:
+            checker = None
+            if checker_spec is not None:
+                backend = writer.backend if checker_spec == writer.spec else pool.get(checker_spec)
+                checker = CachedModel(checker_spec, backend, writer.cache, ledger, "quality_checker")
+            count_tokens = token_counter(str(cfg.writer.tokenizer))  # after the writer: a tiny one is built then
+            work = [(case.id, _bind(part1.write_case_qa, case, writer, count_tokens, settings, checker))
+                    for case in cases]
+            return await run_cases(work, out_dir, ledger, "part 1 QA", int(cfg.mmrp.max_cases_in_flight),
+                                   progress=bool(cfg.get("progress", True)))
+        finally:
+            await pool.aclose()
 
     this_run = asyncio.run(_with_writer(cfg, "part1", body))
     items = finished_items(out_dir)
     atomic_write_jsonl(os.path.join(out_dir, "qa.jsonl"), items)
     _write_samples(os.path.join(out_dir, "samples.jsonl"), part1.qa_samples(items))
+    checks = {"enabled": checker_spec is not None, **part1.quality_summary(out_dir)}
     summary = {**log_summary(out_dir), "bad_records": _bad_summary(bad), "this_run": this_run,
                "levels": dict(sorted(Counter(item["level"] for item in items).items())),
-               "pairs": len(items)}
+               "pairs": len(items), "quality_check": checks}
     atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
     log.info("part 1: %d QA pairs from %d cases (%s)", len(items), len(cases), out_dir)
+    if checks["checked"]:
+        log.info("part 1 quality check (%s): %d of %d pairs kept, %d dropped, %d unreadable verdicts (kept)",
+                 ", ".join(checks["checkers"]), checks["keep"] + checks["unreadable"], checks["checked"],
+                 checks["drop"], checks["unreadable"])
+    if checks["unreadable"]:
+        log.warning("part 1 quality check: %d of %d verdicts were unreadable and their pairs kept; the checker "
+                    "may not follow the reply layout (replies in part1/log.jsonl, info.quality)",
+                    checks["unreadable"], checks["checked"])
     check_part_outcome("part 1", summary, len(items), out_dir)
     return summary
 

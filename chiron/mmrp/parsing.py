@@ -1,6 +1,7 @@
 """Reading the writers' replies. Lenient about layout (colons or not, markdown bold, bullets,
 option styles "A)", "A.", "(A)", "A:"), strict about content: a block that does not yield a
 question, 3-5 options, a resolvable correct option and a rationale is refused with the reason.
+Also the Part 1 quality checker's verdicts (`parse_quality_verdict`).
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def split_blocks(text: str) -> list[str]:
     return [text[bounds[i]:starts[i]] for i in range(len(headers))]
 
 
-def _fields(block: str) -> dict[str, str]:
+def _fields(block: str, labels: dict[str, re.Pattern] = _FIELDS) -> dict[str, str]:
     """Each labelled field's text, up to the next label. Labels may appear in any order."""
-    found = sorted((m.start(), m.end(), name) for name, rx in _FIELDS.items() for m in rx.finditer(block))
+    found = sorted((m.start(), m.end(), name) for name, rx in labels.items() for m in rx.finditer(block))
     # A label repeated inside a block (a stray second "Question:") keeps the first one's text.
     fields: dict[str, str] = {}
     for i, (_, end, name) in enumerate(found):
@@ -109,3 +110,51 @@ def parse_qa_pair(text: str) -> QAPair:
         raise ValueError("no correct answer field")
     # Markdown emphasis around a value is layout, not content.
     return QAPair(question=" ".join(question.strip("*").split()), answer=" ".join(answer.strip("*").split()))
+
+
+# -- the Part 1 quality checker's verdicts --------------------------------------------------------
+
+_VERDICT_FIELDS = {
+    name: re.compile(_LABEL.format(name=label), re.IGNORECASE | re.MULTILINE)
+    for name, label in (("verdict", "Verdict"), ("problem", "Problem"), ("reason", "Reason"))
+}
+# Yes/No are read as keep/drop too: the question put to the checker is "is this pair sound?", and a
+# checker that answers it in those words (the offline demo's tiny judge, primed on Yes/No) means that.
+_KEEP_WORDS = frozenset({"keep", "yes", "accept", "sound"})
+_DROP_WORDS = frozenset({"drop", "no", "reject", "remove"})
+_FIRST_WORD = re.compile(r"[A-Za-z]+")
+MAX_REASON_CHARS = 300
+
+
+@dataclass(frozen=True)
+class QualityVerdict:
+    keep: bool | None  # None: no verdict could be read from the reply
+    problem: str | None  # one of the problem codes offered to the checker, else None
+    reason: str
+
+
+def parse_quality_verdict(text: str, problems: tuple[str, ...] = ()) -> QualityVerdict:
+    """A checker reply ("Verdict: KEEP|DROP / Problem: <code|none> / Reason: ...") as a verdict.
+
+    The verdict is the first word after a "Verdict" label, or the reply's first word when it has
+    no such label; a word that is neither keep nor drop (nor yes/no) leaves `keep` None. The
+    problem is the code of `problems` that the Problem field names first (None for "none" or no
+    code). The reason is the Reason field, else whatever follows the verdict word, shortened.
+    """
+    fields = _fields(text, _VERDICT_FIELDS)
+    verdict_text = fields.get("verdict", text)
+    word = _FIRST_WORD.search(verdict_text)
+    word_text = word.group(0).lower() if word else ""
+    keep = True if word_text in _KEEP_WORDS else False if word_text in _DROP_WORDS else None
+    named = fields.get("problem", "").lower()
+    found = [(m.start(), code) for code in problems
+             for m in [re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", named)] if m]
+    problem = min(found)[1] if found else None  # the one named first
+    if "reason" in fields:
+        reason = fields["reason"]
+    elif "verdict" not in fields and word:
+        reason = text[word.end():]
+    else:
+        reason = ""
+    reason = " ".join(reason.lstrip(" \t\n*:.-").rstrip(" \t\n*").split())[:MAX_REASON_CHARS]
+    return QualityVerdict(keep=keep, problem=problem, reason=reason)

@@ -1,5 +1,6 @@
 """The data writers' prompts, in this project's own words, carrying the paper's requirements
-(App. F, Figures 8-13): Part 1 multiple-choice QA and the three Part 3 scenarios."""
+(App. F, Figures 8-13): Part 1 multiple-choice QA and the three Part 3 scenarios; and the prompt
+of Part 1's quality check (App. A.1 removes low-quality pairs; the paper shows no prompt for it)."""
 
 from __future__ import annotations
 
@@ -113,6 +114,57 @@ def case_sheet(case: CaseRecord) -> str:
 def part1_messages(case: CaseRecord, n_pairs: int) -> list[Message]:
     return [Message("system", PART1_SYSTEM),
             Message("user", PART1_USER.format(n_pairs=n_pairs, case_sheet=case_sheet(case)))]
+
+
+# The problems a checker may name when it drops a pair: code -> what the code means to the checker.
+QUALITY_PROBLEMS = {
+    "unanswerable": "answering it takes facts that neither the case material nor standard medical knowledge provides",
+    "answer": "the option marked correct is wrong, or more than one option could be defended as correct",
+    "options": "a distractor is implausible or nonsensical, or two options mean the same thing",
+    "medical": "it tests nothing of medical importance (wording, trivia, layout)",
+    "rationale": "the rationale disagrees with the marked option or argues from wrong medicine",
+}
+
+QUALITY_SYSTEM = """You are a medical educator reviewing multiple-choice study questions before they enter a question bank for medical students and interns. Another writer drafted each question from a clinical teaching case. You see the case material, then one question with its options, the option marked correct, and the rationale.
+
+Keep the question only if every point below holds:
+- A learner can answer it from the case material together with standard medical knowledge.
+- Exactly one option is correct, and it is the one marked.
+- The other options are plausible to a learner yet clearly wrong, and no two options mean the same thing.
+- It asks about something that matters in medicine: presentation, findings, diagnosis, mechanism or management.
+- The rationale supports the marked option with correct medical reasoning.
+
+If any point fails, drop the question and name its main problem with one of these codes:
+{problems}
+
+Reply with exactly three lines and nothing else:
+Verdict: KEEP or DROP
+Problem: one code from the list, or none
+Reason: one short sentence"""
+
+QUALITY_USER = """Case material:
+{case_sheet}
+
+Question:
+{question}
+
+Options:
+{options}
+
+Option marked correct:
+{answer}
+
+Rationale:
+{rationale}"""
+
+
+def quality_messages(case: CaseRecord, qa: dict) -> list[Message]:
+    """The checker's prompt for one parsed Part 1 pair (`MultipleChoice.as_dict()`)."""
+    problems = "\n".join(f"- {code}: {meaning}" for code, meaning in QUALITY_PROBLEMS.items())
+    options = "\n".join(f"{letter}) {text}" for letter, text in qa["options"].items())
+    user = QUALITY_USER.format(case_sheet=case_sheet(case), question=qa["question"], options=options,
+                               answer=f"{qa['answer']}) {qa['answer_text']}", rationale=qa["rationale"])
+    return [Message("system", QUALITY_SYSTEM.format(problems=problems)), Message("user", user)]
 
 
 def part3_messages(case: CaseRecord, scenario: str) -> list[Message]:
