@@ -1,20 +1,26 @@
 """Search throughput against a local OpenAI-compatible server with a fixed latency per call.
 
     python experiments/benchmarks/search_throughput.py [--cases 48] [--latency 0.2] [--capacity 64]
+        [--economy] [--prefix-cache]
 
-Prints, for the MICS search over `--cases` cases (the demo cases repeated under new ids):
+Runs `task=search` (the MICS search alone, not the pipeline) with the paper's full call schedule
+(`search.economy=false`; `--economy` measures the economy mode instead) and prints, for the search
+over `--cases` cases (the demo cases repeated under new ids):
 - wall time vs the reference schedule (every call one after another: calls x latency),
 - achieved calls/s vs the server's capacity (capacity / latency),
 - calls and tokens per case,
 - orchestration CPU per call (search + cache + ledger, measured with an instant in-process
   backend so HTTP and the fake server are not counted),
-- calls re-paid after a kill -9 and resume (calls still in flight at the kill are not "finished").
+- calls re-paid after a kill -9 and resume (calls still in flight at the kill are not "finished"),
+- with `--prefix-cache`: the share of input tokens a provider-side prefix cache would serve (the fake
+  server reports it the way OpenAI does, in 64-token blocks; its hashing adds server CPU per call).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import json
 import os
@@ -47,7 +53,8 @@ MENTORS, INTERNS, JUDGE = ["mentor-a", "mentor-b", "mentor-c"], ["intern-a", "in
 
 
 def make_cases(n: int, folder: Path) -> tuple[str, str]:
-    demo = [json.loads(line) for line in open(package_path("data/demo/cases.jsonl"))]
+    lines = Path(package_path("data/demo/cases.jsonl")).read_text().splitlines()
+    demo = [json.loads(line) for line in lines if line.strip()]
     rows = []
     for i in range(n):
         row = dict(demo[i % len(demo)])
@@ -61,51 +68,61 @@ def make_cases(n: int, folder: Path) -> tuple[str, str]:
     return str(path), package_path("data/demo/images")
 
 
-def overrides(base_url: str, out: Path, concurrency: int) -> list[str]:
+def overrides(base_url: str, out: Path, concurrency: int, economy: bool = False) -> list[str]:
     def spec(name):
         return f"{{name:{name},backend:openai,model:{name},base_url:'{base_url}',max_concurrency:{concurrency}}}"
 
-    return ["mentors=openai_compatible", "interns=openai_compatible", "judge=openai_compatible",
+    # task=search: `python run.py` alone now runs the whole pipeline (task=pipeline is the default).
+    # `++`: set search.economy whether or not this checkout's search config has the key.
+    return ["task=search", "mentors=openai_compatible", "interns=openai_compatible", "judge=openai_compatible",
             f"mentors.models=[{','.join(spec(m) for m in MENTORS)}]",
             f"interns.models=[{','.join(spec(m) for m in INTERNS)}]",
             f"judge.spec={spec(JUDGE)}", f"paths.output_dir={out}", "progress=false",
-            "search.max_cases_in_flight=64"]
+            "search.max_cases_in_flight=64", f"++search.economy={str(economy).lower()}"]
 
 
 def run_cli(args: list[str], data: tuple[str, str], run_name: str, wait: bool = True):
     cmd = [sys.executable, str(ROOT / "run.py"), "data=reference", f"data.path={data[0]}",
            f"data.image_root={data[1]}", f"run_name={run_name}", *args]
     if wait:
-        return subprocess.run(cmd, capture_output=True, text=True, check=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"run.py {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        return done
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def throughput(n_cases: int, latency: float, capacity: int, tmp: Path) -> dict:
+def throughput(n_cases: int, latency: float, capacity: int, tmp: Path, economy: bool = False,
+               prefix_cache: bool = False) -> dict:
     data = make_cases(n_cases, tmp)
-    with running_server(latency_s=latency, capacity=capacity, responder="chiron.testing.roleplay:respond") as srv:
+    with running_server(latency_s=latency, capacity=capacity, responder="chiron.testing.roleplay:respond",
+                        prefix_cache=prefix_cache) as srv:
         server = psutil.Process(srv.process.pid)
         server0 = sum(server.cpu_times()[:2])
         usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        run_cli(overrides(srv.base_url, tmp / "tp", capacity), data, "tp")
+        run_cli(overrides(srv.base_url, tmp / "tp", capacity, economy), data, "tp")
         usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         server_cpu = sum(server.cpu_times()[:2]) - server0
         calls = srv.stats()["total"]
     client_cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
     summary = json.loads((tmp / "tp" / "search" / "runs" / "tp" / "search" / "summary.json").read_text())
     wall = summary["this_run"]["wall_s"]  # the search itself, not interpreter start-up
-    tokens = sum(u["tokens_in"] + u["tokens_out"] for u in summary["usage_all_runs"].values())
+    usage = summary["usage_all_runs"].values()
+    tokens = sum(u["tokens_in"] + u["tokens_out"] for u in usage)
     return {"cases": n_cases, "ok": summary["cases_ok"], "failed": summary["cases_failed"], "calls": calls,
             "wall_s": wall, "sequential_s": calls * latency, "calls_per_s": calls / wall,
             "capacity_calls_per_s": capacity / latency, "tokens": tokens, "client_cpu_s": client_cpu,
-            "server_cpu_s": server_cpu}
+            "server_cpu_s": server_cpu, "tokens_in": sum(u["tokens_in"] for u in usage),
+            "tokens_in_cached": sum(u.get("tokens_in_cached", 0) for u in usage)}
 
 
-def kill_and_resume(n_cases: int, latency: float, capacity: int, tmp: Path, clean_calls: int) -> dict:
+def kill_and_resume(n_cases: int, latency: float, capacity: int, tmp: Path, clean_calls: int,
+                    economy: bool = False) -> dict:
     """Calls re-paid = calls of the killed + resumed run - calls of a clean run - calls the
     server never answered in full before the kill (those were not finished)."""
     data = make_cases(n_cases, tmp)
     with running_server(latency_s=latency, capacity=capacity, responder="chiron.testing.roleplay:respond") as srv:
-        args = overrides(srv.base_url, tmp / "killed", capacity)
+        args = overrides(srv.base_url, tmp / "killed", capacity, economy)
         proc = run_cli(args, data, "k", wait=False)
         records = tmp / "killed" / "search" / "runs" / "k" / "search" / "records.jsonl"
         while proc.poll() is None and (not records.exists() or len(records.read_text().splitlines()) < n_cases // 3):
@@ -143,16 +160,24 @@ class InstantBackend:
         pass
 
 
-def orchestration_cpu(n_cases: int, tmp: Path) -> dict:
+def with_economy(cls, economy: bool, **kwargs):
+    """`cls(**kwargs)`, with economy (and the roles' rule verdicts) set where this checkout has them."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs.update({k: economy for k in ("economy", "rule_verdicts") if k in names})
+    return cls(**kwargs)
+
+
+def orchestration_cpu(n_cases: int, tmp: Path, economy: bool = False) -> dict:
     path, root = make_cases(n_cases, tmp)
     ledger, cache, backend = Ledger(), CallCache(str(tmp / "cpu-cache")), InstantBackend()
 
     def model(name, role):
         return CachedModel(ModelSpec(name=name, backend="openai", model=name), backend, cache, ledger, role)
 
-    roles = Roles([model(m, "mentor") for m in MENTORS], 0.7, [model(m, "intern") for m in INTERNS], [0.3, 1.2],
-                  model(JUDGE, "judge"))
-    fn = functools.partial(mics_search, roles=roles, settings=SearchSettings())
+    roles = with_economy(Roles, economy, mentors=[model(m, "mentor") for m in MENTORS], mentor_temperature=0.7,
+                         interns=[model(m, "intern") for m in INTERNS], intern_temperatures=[0.3, 1.2],
+                         judge=model(JUDGE, "judge"))
+    fn = functools.partial(mics_search, roles=roles, settings=with_economy(SearchSettings, economy))
     runner = CaseRunner(fn, "mics", str(tmp / "cpu" / "search"), ledger, 64, progress=False)
     cpu0 = time.process_time()
     asyncio.run(runner.run(read_cases(path, root)))
@@ -166,15 +191,20 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=48)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--capacity", type=int, default=64)
+    parser.add_argument("--economy", action="store_true",
+                        help="search.economy=true (default: false, the paper's full call schedule, as measured before)")
+    parser.add_argument("--prefix-cache", action="store_true",
+                        help="the fake server reports cached prompt tokens (OpenAI style); prints their share")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         (tmp / "a").mkdir(), (tmp / "b").mkdir(), (tmp / "c").mkdir()
-        tp = throughput(args.cases, args.latency, args.capacity, tmp / "a")
-        cpu = orchestration_cpu(args.cases, tmp / "b")
-        kr = kill_and_resume(args.cases, args.latency, args.capacity, tmp / "c", tp["calls"])
-    print(f"search throughput: {tp['cases']} cases ({tp['ok']} ok, {tp['failed']} failed), 3 mentors, "
-          f"3 interns x 2 temperatures, judge; server latency {args.latency:.3f} s, capacity {args.capacity}")
+        tp = throughput(args.cases, args.latency, args.capacity, tmp / "a", args.economy, args.prefix_cache)
+        cpu = orchestration_cpu(args.cases, tmp / "b", args.economy)
+        kr = kill_and_resume(args.cases, args.latency, args.capacity, tmp / "c", tp["calls"], args.economy)
+    print(f"search throughput (task=search, search.economy={str(args.economy).lower()}): {tp['cases']} cases "
+          f"({tp['ok']} ok, {tp['failed']} failed), 3 mentors, 3 interns x 2 temperatures, judge; "
+          f"server latency {args.latency:.3f} s, capacity {args.capacity}")
     print(f"  calls                      {tp['calls']}  ({tp['calls'] / tp['cases']:.1f} per case, "
           f"{tp['tokens'] / tp['cases']:.0f} tokens per case)")
     print(f"  wall time                  {tp['wall_s']:.2f} s (search only, interpreter start-up excluded)")
@@ -190,6 +220,10 @@ def main() -> None:
     print(f"  kill -9 after {kr['finished_before_kill']} finished cases ({kr['calls_before_kill']} calls sent, "
           f"{kr['finished_calls']} finished); resume made {kr['calls_after']} more; re-paid finished calls: "
           f"{kr['repaid_finished']} (server-side upper bound incl. replies on the wire: {kr['repaid_upper_bound']})")
+    if args.prefix_cache:
+        share = tp["tokens_in_cached"] / tp["tokens_in"] if tp["tokens_in"] else 0.0
+        print(f"  provider prefix cache      {tp['tokens_in_cached']} of {tp['tokens_in']} input tokens reported "
+              f"cached ({100 * share:.0f} %; 64-token blocks, no minimum prompt length)")
 
 
 if __name__ == "__main__":
