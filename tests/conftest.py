@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
+from chiron.schemas import register_schemas
 from chiron.utils.paths import register_resolvers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
 register_resolvers()
+register_schemas()  # conf/ names them in its defaults lists: composing needs them stored
 
 
 def compose_config(overrides=()):

@@ -146,9 +146,11 @@ sys.path.insert(0, {root!r})
 logging.basicConfig(level=logging.INFO)
 from hydra import compose, initialize_config_dir
 import chiron.train.job as job
+from chiron.schemas import register_schemas
 from chiron.utils.paths import register_resolvers
 
 register_resolvers()
+register_schemas()
 out = sys.argv[1]
 job.run_dir = lambda cfg: out
 with initialize_config_dir(config_dir={conf!r}, version_base="1.3"):
