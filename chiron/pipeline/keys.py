@@ -17,7 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 
 # How fast, not what: leaving these out lets e.g. a larger `max_cases_in_flight` reuse a result.
 SPEED_ONLY_KEYS = frozenset({"progress", "max_cases_in_flight", "items_in_flight", "max_concurrency",
-                             "rpm", "tpm", "timeout_s"})
+                             "rpm", "tpm", "timeout_s",
+                             # a search stopped by its budget is not stored; a finished one is the same
+                             # whatever budget let it finish
+                             "budget_usd"})
 # Bump when a stage's code changes what it writes, so older stored results are not reused.
 KEY_VERSION = 2  # 2: bad images set aside, failed stages never stored
 KEY_LENGTH = 16

@@ -52,6 +52,15 @@ def search_settings(search: Mapping[str, Any], seed: int) -> SearchSettings:
                           economy=bool(search.get("economy", True)), wave=int(search.get("economy_wave", 2)))
 
 
+def budget_usd(search: Mapping[str, Any]) -> float | None:
+    value = search.get("budget_usd")
+    if value is None:
+        return None
+    if not float(value) >= 0:  # `not >=` refuses NaN too
+        raise ValueError(f"search.budget_usd must be >= 0 (USD) or null, got {value!r}")
+    return float(value)
+
+
 def intern_prompt(interns: Mapping[str, Any]) -> str:
     return str(interns.get("prompt") or "final_answer")
 
@@ -88,13 +97,18 @@ def failure_breakdown(summary: dict) -> str:
 
 
 def check_search_outcome(summary: dict, out_dir: str) -> None:
-    """Raise TaskFailed when the search must not count as done: a setup failure stopped it, or no
-    case succeeded. The message is the first cause, as the failure says it (role, model, what to set)."""
+    """Raise TaskFailed when the search must not count as done: a setup failure or the budget
+    stopped it, or no case succeeded. The message is the first cause, as the failure says it
+    (role, model, what to set)."""
     if summary.get("stopped_by"):
         stopped = (summary.get("failures_by_kind") or {}).get("setup", 0)
         raise TaskFailed(f"search stopped: {summary['stopped_by']} ({stopped} case(s) failed on it, "
                          f"{summary['this_run']['not_started']} not started; a rerun keeps the finished cases "
                          "and searches the others)")
+    if summary.get("stopped_by_budget"):
+        raise TaskFailed(f"search stopped by its budget: {summary['stopped_by_budget']}, "
+                         f"{summary['this_run']['not_started']} case(s) not started; raise search.budget_usd "
+                         "(or remove it) and rerun the same command to resume")
     if summary["cases_ok"] == 0:
         first = summary.get("first_failure")
         if first is None:
@@ -105,9 +119,7 @@ def check_search_outcome(summary: dict, out_dir: str) -> None:
 
 async def _run(cfg: DictConfig, out_dir: str) -> dict:
     settings = search_settings(cfg.search, cfg.seed)
-    method = str(cfg.search.name)
-    if method not in ("mics", "vanilla"):
-        raise ValueError(f"search.name must be 'mics' or 'vanilla', got {method!r}")
+    method = str(cfg.search.name)  # mics | vanilla: the config schema refuses any other name
     cache, ledger, pool = CallCache(cfg.paths.cache_dir), Ledger(), BackendPool()
     try:
         roles = build_roles(cfg, pool, cache, ledger)
@@ -120,7 +132,7 @@ async def _run(cfg: DictConfig, out_dir: str) -> dict:
         inputs = read_cases(cfg.data.path, cfg.data.image_root, shard=int(cfg.data.shard),
                             num_shards=int(cfg.data.num_shards), limit=cfg.data.get("limit"))
         runner = CaseRunner(search_fn, method, out_dir, ledger, int(cfg.search.max_cases_in_flight),
-                            progress=bool(cfg.get("progress", True)))
+                            progress=bool(cfg.get("progress", True)), budget_usd=budget_usd(cfg.search))
         return await runner.run(inputs)
     finally:
         await pool.aclose()

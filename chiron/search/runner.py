@@ -7,6 +7,10 @@ tried again, and their finished calls replay from the cache.
 
 A setup failure stops the run from starting new cases: every later call to that endpoint would be
 refused too, and the other roles' calls of a case that cannot finish would be paid for nothing.
+
+A budget (`budget_usd`) stops it from starting new cases once the folder's spending reaches it: what
+earlier runs of the folder paid (their lines' usage) plus this run's ledger. Cases in flight finish,
+so the budget is overshot by at most their cost; a rerun with a higher budget searches the rest.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class CaseRunner:
     ledger: Ledger
     max_cases_in_flight: int = 16
     progress: bool = True
+    budget_usd: float | None = None  # USD for the whole folder, earlier runs included; None = no limit
 
     async def run(self, inputs: Iterable[Case | BadRecord]) -> dict:
         os.makedirs(self.out_dir, exist_ok=True)
@@ -59,6 +64,8 @@ class CaseRunner:
         records = JsonlAppender(os.path.join(self.out_dir, RECORDS), unique_key="rid")
         failed = JsonlAppender(os.path.join(self.out_dir, FAILED), unique_key="rid", final=failure_is_final)
         self.stopped_by: str | None = None  # the first setup failure's message
+        self._spent_before = spent_usd(self.out_dir)  # read before this run writes any line
+        self._budget_hit = False
         pending, seen = [], set()
         for item in inputs:
             if isinstance(item, BadRecord) or item.rid in seen:
@@ -80,7 +87,7 @@ class CaseRunner:
 
         async def worker() -> None:
             for case in queue:  # next() never interleaves: the iterator is advanced between awaits
-                if self.stopped_by is not None:
+                if self.stopped_by is not None or self._over_budget():
                     return
                 await self._one(case, records, failed)
                 self._counts["searched"] += 1
@@ -95,7 +102,28 @@ class CaseRunner:
             failed.close()
         return write_summary(self.out_dir, self.ledger, wall_s=time.monotonic() - start,
                              searched_now=self._counts["searched"], skipped=len(finished & seen),
-                             stopped_by=self.stopped_by, not_started=len(pending) - self._counts["searched"])
+                             stopped_by=self.stopped_by, not_started=len(pending) - self._counts["searched"],
+                             budget=self._budget_state())
+
+    def _spent(self) -> float:
+        return self._spent_before + self.ledger.total().cost_usd
+
+    def _over_budget(self) -> bool:
+        if self.budget_usd is None or self._spent() < self.budget_usd:
+            return False
+        if not self._budget_hit:
+            self._budget_hit = True
+            log.warning("search budget reached: spent $%.4f of search.budget_usd=$%.4f; no new cases start",
+                        self._spent(), self.budget_usd)
+        return True
+
+    def _budget_state(self) -> dict:
+        """The summary's budget fields; `stopped_by_budget` only when a case was left unstarted for it."""
+        spent = self._spent()
+        stopped = None
+        if self._budget_hit:
+            stopped = f"spent ${spent:.4f} of search.budget_usd=${self.budget_usd:.4f} in this run folder"
+        return {"budget_usd": self.budget_usd, "spent_usd": round(spent, 9), "stopped_by_budget": stopped}
 
     async def _one(self, case: Case, records: JsonlAppender, failed: JsonlAppender) -> None:
         start = time.monotonic()
@@ -144,13 +172,29 @@ def latest_by_rid(rows: Iterable[dict]) -> dict[str, dict]:
     return {row.get("rid"): row for row in rows}
 
 
-def write_summary(out_dir: str, ledger: Ledger | None, wall_s: float, searched_now: int, skipped: int,
-                  stopped_by: str | None = None, not_started: int = 0) -> dict:
-    """Summary and reference export, rebuilt from the line files so they always agree with them."""
+def folder_lines(out_dir: str) -> tuple[list[dict], dict[str, dict]]:
+    """The folder's records (the latest per case) and its failures of cases without a record."""
     records = read_latest(os.path.join(out_dir, RECORDS), "rid")
     ok_ids = {r["rid"] for r in records}
     failures = {rid: row for rid, row in latest_by_rid(read_jsonl(os.path.join(out_dir, FAILED))).items()
                 if rid not in ok_ids}
+    return records, failures
+
+
+def folder_usage(records: list[dict], failures: dict[str, dict]) -> dict[str, dict]:
+    """Usage of every run of the folder by role/model (the summary's usage_all_runs)."""
+    return sum_usage([r.get("usage", {}) for r in records] + [f.get("usage", {}) for f in failures.values()])
+
+
+def spent_usd(out_dir: str) -> float:
+    """What the runs of this folder have paid so far, as usage_all_runs counts it."""
+    return sum(u["cost_usd"] for u in folder_usage(*folder_lines(out_dir)).values())
+
+
+def write_summary(out_dir: str, ledger: Ledger | None, wall_s: float, searched_now: int, skipped: int,
+                  stopped_by: str | None = None, not_started: int = 0, budget: dict | None = None) -> dict:
+    """Summary and reference export, rebuilt from the line files so they always agree with them."""
+    records, failures = folder_lines(out_dir)
     first = next(iter(failures.values()), None)
     atomic_write_jsonl(os.path.join(out_dir, REFERENCE), (reference_record(r) for r in records))
     summary = {
@@ -161,8 +205,11 @@ def write_summary(out_dir: str, ledger: Ledger | None, wall_s: float, searched_n
         "retryable_failures": sum(1 for f in failures.values() if not failure_is_final(f)),
         "first_failure": None if first is None else {k: first.get(k) for k in ("rid", "kind", "error")},
         "stopped_by": stopped_by,
+        # search.budget_usd: the limit, the folder's spending it was checked against, and why new cases
+        # stopped (kept apart from stopped_by, which is a setup failure's message)
+        **(budget or {"budget_usd": None, "spent_usd": None, "stopped_by_budget": None}),
         "mean_path_score_final": _mean([r["path_scores"][-1] for r in records if r.get("path_scores")]),
-        "usage_all_runs": sum_usage([r.get("usage", {}) for r in records] + [f.get("usage", {}) for f in failures.values()]),
+        "usage_all_runs": folder_usage(records, failures),
         "this_run": {
             "searched": searched_now, "skipped_as_finished": skipped, "not_started": not_started,
             "wall_s": round(wall_s, 3),
