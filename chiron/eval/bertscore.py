@@ -36,8 +36,12 @@ What bert_score 0.3.13 does under transformers 5, and what this module does abou
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import time
 from dataclasses import dataclass, replace
+
+log = logging.getLogger(__name__)
 
 MINILM = "minilm"
 MINILM_LAYERS = 6
@@ -160,6 +164,9 @@ class BertScorer:
         if self._scorer is None:
             import bert_score
 
+            # roberta-large is 1.4 GB to read: a line before and after explains the wait.
+            started = time.monotonic()
+            log.info("BERTScore: loading %s (layer %d) on %s", self.model_type, self.num_layers, self.device)
             with _quiet_transformers():
                 scorer = bert_score.BERTScorer(
                     model_type=self.model_type, num_layers=self.num_layers,
@@ -171,6 +178,7 @@ class BertScorer:
                     rescale_with_baseline=self.settings.rescale_with_baseline)
                 _restore_prefix_space(scorer)
             self._scorer = scorer
+            log.info("BERTScore: %s loaded in %.1f s", self.model_type, time.monotonic() - started)
         return self._scorer
 
     def score(self, candidates: list[str], references: list[str]) -> list[float]:

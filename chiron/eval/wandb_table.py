@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from chiron.utils.loggers import wandb_mode
+from chiron.utils.loggers import start_wandb_run, wandb_mode
 
 COLUMNS = ["benchmark", "id", "subject", "question", "image", "reasoning", "answer", "gold", "verdict"]
 
@@ -17,10 +17,10 @@ def log_eval(settings: dict, run_name: str, config: dict, rows: dict[str, list[d
     save_dir = settings.get("save_dir") or out_dir
     os.makedirs(save_dir, exist_ok=True)
     run_id = re.sub(r"[^A-Za-z0-9_-]", "-", f"{run_name}-eval")[-128:]
-    run = wandb.init(project=settings.get("project"), entity=settings.get("entity"), dir=save_dir,
-                     mode=wandb_mode(settings.get("mode")), group=settings.get("group") or run_name,
-                     job_type="eval", name=f"{run_name}-eval", id=run_id, resume="allow",
-                     tags=list(settings.get("tags") or []), config=config)
+    run = start_wandb_run(project=settings.get("project"), entity=settings.get("entity"), dir=save_dir,
+                          mode=wandb_mode(settings.get("mode")), group=settings.get("group") or run_name,
+                          job_type="eval", name=f"{run_name}-eval", id=run_id, resume="allow",
+                          tags=list(settings.get("tags") or []), config=config)
     try:
         table = wandb.Table(columns=COLUMNS)
         for benchmark, benchmark_rows in rows.items():

@@ -16,7 +16,9 @@ import asyncio
 import gc
 import hashlib
 import json
+import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,8 @@ from chiron.llm.spec import ModelSpec
 from chiron.llm.tiny import RECIPE as TINY_RECIPE
 from chiron.llm.tiny import ensure_tiny_model, load_processor
 from chiron.llm.types import BackendError, ChatRequest, Completion, Sampling
+
+log = logging.getLogger(__name__)
 
 
 class HFBackend:
@@ -39,11 +43,16 @@ class HFBackend:
             ensure_tiny_model(spec.model, spec.tiny, spec.seed, role=spec.tiny_role)
         self.device = resolve_device(spec.device)
         self.dtype = resolve_dtype(spec.dtype, self.device)
+        # A hub checkpoint can take minutes to read: a line before and after, so the wait is explained.
+        started = time.monotonic()
+        log.info("model %s: loading %s%s on %s", spec.name, spec.model,
+                 f" with adapter {spec.adapter}" if spec.adapter else "", self.device)
         self.model, self.processor, self.multimodal = _load(spec.model, self.dtype)
         if spec.adapter:
             self.model = _apply_adapter(self.model, spec.adapter)
         self.model.to(self.device)
         self.model.eval()
+        log.info("model %s: loaded in %.1f s", spec.name, time.monotonic() - started)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         # Decoder-only batches must be padded on the left so every row ends where generation starts.
         self.tokenizer.padding_side = "left"

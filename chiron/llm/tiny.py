@@ -24,15 +24,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import random
 import re
 import shutil
 import tempfile
 import threading
+import time
 from typing import Any, Iterator
 
 from chiron.utils.jsonl import apply_umask, read_json_if_complete
+
+log = logging.getLogger(__name__)
 
 KINDS = ("internvl",)
 ROLES = ("mentor", "intern", "judge", "qa_writer", "vqa_writer")
@@ -128,13 +132,17 @@ PRIMING_ANSWERS = (
 _FORMAT_TEXT = "### Step 1: 2: 3: 4: 5: 6: 7: 8: 9: ### The final answer is: Yes No."
 
 
-def ensure_tiny_model(path: str, kind: str = "internvl", seed: int = 0, role: str | None = None) -> str:
+def ensure_tiny_model(path: str, kind: str = "internvl", seed: int = 0, role: str | None = None,
+                      progress: bool = True) -> str:
     """Make sure `path` holds a saved tiny model of `kind`; build and save it if not. Returns `path`.
 
     With `role` ("mentor" | "intern" | "judge") the random model is primed on that role's output
     format before it is saved (see `prime`); None keeps the pure random weights. A model already
     at `path` is reused when its recipe stamp matches; one built by an older recipe (or for another
     role or seed) is replaced, so editing the priming code never serves stale weights.
+
+    A build logs a line when it starts (and why it is needed) and one when it ends (with its wall
+    time); `progress` shows a tqdm bar of priming's updates in between.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown tiny model kind {kind!r}; known: {KINDS}")
@@ -142,10 +150,18 @@ def ensure_tiny_model(path: str, kind: str = "internvl", seed: int = 0, role: st
         raise ValueError(f"unknown tiny model role {role!r}; known: {ROLES}")
     path = os.path.abspath(path)
     stamp = recipe_stamp(kind, seed, role)
+    reason = "no saved model there"
     if is_saved_model(path):
-        if _read_stamp(path) == stamp:
+        found = _read_stamp(path)
+        if found == stamp:
             return path
+        reason = _stamp_change(found, stamp)
         _retire(path)
+    # Priming takes seconds on an idle CPU but minutes on a busy one: say what is happening.
+    started = time.monotonic()
+    label = _label(kind, role)
+    log.info("%s: building at %s (%s)%s", label, path, reason,
+             f"; priming {PRIME_STEPS[role]} steps on CPU" if role is not None else "")
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     # Build next to the destination (same filesystem) so the final rename is atomic: a racing
@@ -154,7 +170,7 @@ def ensure_tiny_model(path: str, kind: str = "internvl", seed: int = 0, role: st
     try:
         model, processor = build_tiny_internvl(seed)
         if role is not None:
-            prime(model, processor, role, seed)
+            prime(model, processor, role, seed, progress=progress)
         model.save_pretrained(staging)
         save_processor(processor, staging)
         with open(os.path.join(staging, STAMP_FILE), "w") as f:
@@ -163,7 +179,20 @@ def ensure_tiny_model(path: str, kind: str = "internvl", seed: int = 0, role: st
         _publish(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    log.info("%s: built and saved in %.1f s", label, time.monotonic() - started)
     return path
+
+
+def _label(kind: str, role: str | None) -> str:
+    return f"tiny {kind} model ({role or 'plain, random weights'})"
+
+
+def _stamp_change(found: dict | None, wanted: dict) -> str:
+    """Why a saved tiny model is rebuilt, in a few words: which stamp fields differ."""
+    if not isinstance(found, dict):
+        return "the saved one has no readable recipe stamp"
+    changed = [f"{key} {found.get(key)!r} -> {value!r}" for key, value in wanted.items() if found.get(key) != value]
+    return "recipe changed: " + (", ".join(changed) or "stamp differs")
 
 
 # Bump whenever building or priming changes what a tiny model generates: saved models and (through
@@ -273,14 +302,17 @@ OPENING_WORDS = {"mentor": (2, 1400), "intern": (2, 600), "judge": (2, 350), "qa
 ENDING_WORDS = (1, 12)  # words that end each example's own user turn
 
 
-def prime(model: Any, processor: Any, role: str, seed: int, steps: int | None = None) -> None:
+def prime(model: Any, processor: Any, role: str, seed: int, steps: int | None = None,
+          progress: bool = True) -> None:
     """Fine-tune `model` in place so its replies have `role`'s format; deterministic for a seed.
 
     A plain AdamW loop on CPU. The loss covers only the assistant tokens (and the closing
     <|im_end|>, so replies stop), never the random prompt, which the model should learn to ignore.
-    The global torch RNG is forked, so callers' random streams are untouched.
+    The global torch RNG is forked, so callers' random streams are untouched. `progress` shows a
+    tqdm bar of the updates done.
     """
     import torch
+    from tqdm import tqdm
 
     if role not in ROLES:
         raise ValueError(f"unknown tiny model role {role!r}; known: {ROLES}")
@@ -302,14 +334,18 @@ def prime(model: Any, processor: Any, role: str, seed: int, steps: int | None = 
             # Linear decay to zero: a high rate learns the format fast, a low one settles it.
             schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / steps)
             model.train()
-            for _ in range(steps):
-                batch = _priming_batch(tokenizer, _priming_texts(role, rng, PRIME_BATCH[role], seed))
-                loss = _assistant_loss(model, *batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                schedule.step()
+            # A bar, not log lines: on a busy machine priming runs for minutes, and a line every few
+            # seconds would flood the log; the build's start and end lines are logged either way.
+            with tqdm(total=steps, desc=f"priming tiny {role} model", unit="step", disable=not progress) as bar:
+                for _ in range(steps):
+                    batch = _priming_batch(tokenizer, _priming_texts(role, rng, PRIME_BATCH[role], seed))
+                    loss = _assistant_loss(model, *batch)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(params, 1.0)
+                    optimizer.step()
+                    schedule.step()
+                    bar.update()
             optimizer.zero_grad(set_to_none=True)
     finally:
         torch.set_flush_denormal(False)

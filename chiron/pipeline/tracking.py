@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from chiron.pipeline.identity import ArmIdentity
-from chiron.utils.loggers import scrub_secrets, wandb_mode
+from chiron.utils.loggers import scrub_secrets, start_wandb_run, wandb_mode
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,14 @@ class StageTracker:
         self.enabled = logger_settings.get("kind") == "wandb"
 
     def _init(self, job_type: str, name: str, config: dict | None = None):
-        import wandb
-
         save_dir = self.settings.get("save_dir") or "."
         os.makedirs(save_dir, exist_ok=True)
-        return wandb.init(project=self.settings.get("project"), entity=self.settings.get("entity"), dir=save_dir,
-                          mode=wandb_mode(self.settings.get("mode")),
-                          group=self.settings.get("group") or self.identity.group, job_type=job_type, name=name,
-                          tags=list(self.settings.get("tags") or []), config=scrub_secrets(config or {}),
-                          reinit="finish_previous",
-                          # a run per stage: W&B's banner per run would bury the pipeline's own log
-                          settings=wandb.Settings(quiet=True))
+        # a run per stage: start_wandb_run keeps W&B silent and says where the runs go once per job
+        return start_wandb_run(project=self.settings.get("project"), entity=self.settings.get("entity"),
+                               dir=save_dir, mode=wandb_mode(self.settings.get("mode")),
+                               group=self.settings.get("group") or self.identity.group, job_type=job_type,
+                               name=name, tags=list(self.settings.get("tags") or []),
+                               config=scrub_secrets(config or {}), reinit="finish_previous")
 
     def stage(self, stage: str, key: str, folder: str, upstream: dict[str, str], config: dict, summary: Any,
               reused: bool) -> None:

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,6 +151,9 @@ def measure(samples: list[Sample], processor: Any, max_length: int, processor_kw
     """Every sample's length, or why it is dropped; moves no random generator of this process."""
     from tqdm import tqdm
 
+    # Every sample is rendered and tokenized once (images included): minutes on a large stage file.
+    started = time.monotonic()
+    log.info("measuring the token length of %d samples", len(samples))
     with preserved_rng():
         # Its own generator: making the iterator would otherwise draw the workers' base seed from
         # torch's global generator (preserved_rng puts that back anyway).
@@ -157,6 +161,7 @@ def measure(samples: list[Sample], processor: Any, max_length: int, processor_kw
                             num_workers=num_workers, generator=torch.Generator().manual_seed(0))
         rows = list(tqdm(loader, total=len(samples), desc="measuring samples", disable=not progress,
                          leave=False))
+    log.info("measured %d samples in %.1f s", len(samples), time.monotonic() - started)
     kept = [i for i, row in enumerate(rows) if row[3] == _KEEP]
     bad = [row for row in rows if row[3] == _BAD_IMAGE]
     return Measured(lengths=[rows[i][0] for i in kept], kept=kept, truncated=sum(bool(r[2]) for r in rows),

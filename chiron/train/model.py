@@ -7,12 +7,16 @@ the real loading code.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from chiron.llm.hf_backend import resolve_dtype
 from chiron.llm.tiny import ensure_tiny_model, load_processor
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +57,9 @@ def load_base(config: ModelConfig, device: str = "cpu") -> tuple[Any, Any]:
     import torch
 
     dtype = resolve_dtype(config.dtype, torch.device(device))
+    # A hub checkpoint can take minutes to read; the lines around it explain the wait.
+    started = time.monotonic()
+    log.info("model %s: loading %s", config.name, config.name_or_path)
     kwargs: dict[str, Any] = {"dtype": dtype}
     if config.attn_implementation:
         kwargs["attn_implementation"] = config.attn_implementation
@@ -66,6 +73,7 @@ def load_base(config: ModelConfig, device: str = "cpu") -> tuple[Any, Any]:
     processor = load_processor(config.name_or_path)
     if getattr(processor, "tokenizer", None) is None:
         raise ValueError(f"model '{config.name}': {config.name_or_path!r} has no multimodal processor")
+    log.info("model %s: loaded in %.1f s", config.name, time.monotonic() - started)
     return model, processor
 
 

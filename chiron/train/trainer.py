@@ -40,6 +40,10 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     return "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"
 
 
+def _drop_lightning_tips(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("💡 Tip:")
+
+
 def build_trainer(trainer_config: dict, stage_dir: str, *, epochs: int, grad_clip: float | None,
                   checkpoint_every: int, micro_batch: int, logger: Any, progress: bool,
                   extra_callbacks: tuple = ()) -> pl.Trainer:
@@ -69,6 +73,10 @@ def build_trainer(trainer_config: dict, stage_dir: str, *, epochs: int, grad_cli
     ]
     # Our batch sampler resumes by the restored step count (batching.py), which Lightning cannot see.
     warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
+    # Every Trainer without Lightning's own cloud logger logs a "Tip" advertising it: once per stage.
+    rank_zero_logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if _drop_lightning_tips not in rank_zero_logger.filters:
+        rank_zero_logger.addFilter(_drop_lightning_tips)
     return pl.Trainer(
         **settings, strategy=strategy, max_epochs=epochs, gradient_clip_val=grad_clip or None,
         callbacks=callbacks, logger=logger, default_root_dir=stage_dir, enable_progress_bar=progress,
