@@ -28,6 +28,7 @@ TASKS = {
     "train": "chiron.train.job:run",
     "eval": "chiron.eval.job:run",
     "pipeline": "chiron.pipeline.job:run",
+    "estimate": "chiron.search.estimate:run",
 }
 
 
@@ -39,6 +40,10 @@ def run_task(cfg: DictConfig):
     if task not in TASKS:
         raise ValueError(f"unknown task={task!r}; available: {sorted(TASKS)}")
     module, func = TASKS[task].split(":")
+    from chiron.preflight import check_task
+
+    # Before the lock and before any model loads: a missing input costs a second, not a model load.
+    check_task(cfg, multirun=_in_multirun())
     images = cfg.get("images") or {}
     configure_images(max_pixels=images.get("max_pixels"), allow_outside_root=bool(images.get("allow_outside_root")))
     wait_s = float((cfg.get("run_lock") or {}).get("wait_s") or 0)
@@ -53,6 +58,13 @@ def run_task(cfg: DictConfig):
             raise
         finally:
             _finish_wandb()
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def _finish_wandb() -> None:

@@ -14,6 +14,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from chiron.pipeline.job import stage_keys
+from chiron.preflight import task_needs
 from chiron.pipeline.report import pipeline_settings
 from chiron.pipeline.stages import needed_stages
 
@@ -22,6 +23,7 @@ EXPERIMENTS = ["chiron_o1_2b", "chiron_o1_8b", "ablation_mics_vs_vanilla", "abla
 # The paper-scale experiments at tiny scale (conf/experiment/paper_scale.yaml lists the same).
 TINY = ["mentors=tiny", "interns=tiny", "judge=tiny", "writer=tiny", "corpus=demo", "vqa_sets=demo",
         "data_mix=demo", "model=tiny", "trainer=cpu", "benchmarks=[demo]"]
+DEMO_SCALE = "+experiment/scale=demo"  # conf/experiment/scale/demo.yaml: the same stand-ins as TINY
 TINY_MENTOR_SETS = "mentors.subset=[tiny-mentor-a],[tiny-mentor-b],[tiny-mentor-a,tiny-mentor-b]"
 PAPER_DATA = ["corpus.path=/data/cases.jsonl", "corpus.image_root=/data/images"]
 
@@ -70,6 +72,17 @@ def test_paper_experiments_use_the_papers_models():
     # everything can be set back on the command line: the tiny stand-ins
     tiny = compose_experiment("chiron_o1_8b", TINY)
     assert tiny.model.name == "tiny" and tiny.mentors.models[0].name == "tiny-mentor-a"
+
+
+@pytest.mark.parametrize("name", [e for e in EXPERIMENTS if e != "demo"])
+def test_demo_scale_is_the_tiny_stand_ins(name):
+    """+experiment/scale=demo composes every paper experiment exactly as the TINY overrides do."""
+    scaled, tiny = compose_experiment(name, [DEMO_SCALE]), compose_experiment(name, TINY)
+    for key in ("mentors", "interns", "judge", "writer", "corpus", "vqa_sets", "data_mix", "model", "trainer",
+                "benchmarks"):
+        assert scaled[key] == tiny[key], key
+    assert scaled.gpus_per_job == 0
+    assert task_needs(scaled) == []  # and nothing it needs is missing on this machine, offline
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -151,14 +164,16 @@ WHOLE_CORPUS = "corpus.limit=null"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3000)  # a four-arm sweep on a busy 2-core machine passes the suite's 600 s
 @pytest.mark.parametrize("name, overrides, n_arms", [
     ("demo", ["qc=off"], 2),          # curriculum is swept
-    ("ablation_qc", [*TINY, WHOLE_CORPUS], 2),
-    ("ablation_stages", [*TINY, "qc=off"], 4),
-    ("ablation_mics_vs_vanilla", [*TINY, WHOLE_CORPUS], 4),
-    ("ablation_vqa", [*TINY, WHOLE_CORPUS], 4),
-    ("ablation_mentor_sets", [*TINY, TINY_MENTOR_SETS, "qc=off"], 3),
-    ("chiron_o1_8b", [*TINY, "qc=off"], 1),
+    # the paper experiments in their demo-scale form, as the needs screen prints it
+    ("ablation_qc", [DEMO_SCALE, WHOLE_CORPUS], 2),
+    ("ablation_stages", [DEMO_SCALE, "qc=off"], 4),
+    ("ablation_mics_vs_vanilla", [DEMO_SCALE, WHOLE_CORPUS], 4),
+    ("ablation_vqa", [DEMO_SCALE, WHOLE_CORPUS], 4),
+    ("ablation_mentor_sets", [DEMO_SCALE, TINY_MENTOR_SETS, "qc=off"], 3),
+    ("chiron_o1_8b", [DEMO_SCALE, "qc=off"], 1),
 ])
 def test_sweep_runs_end_to_end_at_tiny_scale(tmp_path, name, overrides, n_arms):
     summaries = run_sweep(tmp_path, name, *overrides)
@@ -181,3 +196,19 @@ def test_sweep_through_the_submitit_launcher(tmp_path):
     search = [s["stages"]["search"] for s in summaries]
     assert search[0]["key"] == search[1]["key"] and sorted(s["reused"] for s in search) == [False, True]
     assert list((tmp_path / "experiments" / "demo" / "sweep" / ".submitit").iterdir())
+
+
+@pytest.mark.parametrize("name", [e for e in EXPERIMENTS if e != "demo"])
+def test_a_paper_experiment_with_nothing_set_up_prints_what_it_needs(tmp_path, name):
+    """`python run.py +experiment=<name> [-m]` on a machine with nothing set up: the needs screen and
+    the demo-scale command, exit 1, no traceback, no job started."""
+    sweep = bool(compose_experiment(name, PAPER_DATA, hydra=True).hydra.sweeper.params)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("CHIRON_")}
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), f"+experiment={name}", *(["-m"] if sweep else [])],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env=dict(env, HF_HUB_OFFLINE="1", WANDB_MODE="disabled"))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in out, out[-3000:]
+    assert "corpus.path is not set" in out and "CHIRON_EVAL_ROOT is not set" in out
+    assert f"python run.py +experiment={name} +experiment/scale=demo" in out
+    assert not (tmp_path / "outputs" / "stages").exists()

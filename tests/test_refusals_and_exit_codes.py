@@ -17,6 +17,7 @@ from chiron.llm.openai_backend import OpenAIBackend
 from chiron.llm.spec import ModelSpec
 from chiron.llm.types import BackendError, ChatRequest, Message, Sampling
 from chiron.main import run_task
+from chiron.preflight import NeedsMissing
 from chiron.testing.fake_openai import running_server
 from chiron.utils.errors import TaskFailed
 from chiron.utils.jsonl import read_jsonl
@@ -134,15 +135,20 @@ def test_pipeline_search_failing_for_a_missing_key_is_not_stored_and_recomputes_
         spec = (f"{{name:mentor-api,backend:openai,model:mentor-api,base_url:'{server.base_url}',"
                 "api_key_env:CHIRON_REFUSAL_KEY,max_retries:1,timeout_s:10}")
 
-        def run(name):
+        def run(name, *extra):
             cfg = compose_config([f"paths.output_dir={tmp_path}", f"+paths.run_dir={tmp_path / 'runs' / name}",
                                   f"paths.tiny_model_dir={shared_tiny_models}", f"mentors.models=[{spec}]",
                                   "corpus.limit=8", "data.limit=4", "pipeline.last=qc",
-                                  "logger=none", "progress=false"])
+                                  "logger=none", "progress=false", *extra])
             return run_task(cfg)
 
+        # The input check names the variable before any stage runs ...
+        with pytest.raises(NeedsMissing, match=r"environment variable CHIRON_REFUSAL_KEY is not set \(mentor model 'mentor-api'\)"):
+            run("checked")
+        assert not (tmp_path / "stages").exists()
+        # ... and without it, the search stage fails and is not stored.
         with pytest.raises(TaskFailed, match=r"stage search failed and was not stored.*CHIRON_REFUSAL_KEY is not set"):
-            run("no-key")
+            run("no-key", "preflight=false")
         assert server.stats()["total"] == 0
         folders = list((tmp_path / "stages" / "search").iterdir())
         assert not any((f / "stage_done.json").exists() for f in folders if f.is_dir())

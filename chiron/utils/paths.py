@@ -28,17 +28,32 @@ def package_path(relative: str) -> str:
     return os.path.join(str(resources.files("chiron")), relative)
 
 
+# What `${latest:...}` gives when no run has the file yet: a path that names the problem, so that
+# composing (`--cfg job --resolve`) works on a fresh checkout and the input check
+# (chiron/preflight.py) can say which task to run first.
+NO_RUN_YET = "<no-finished-run-yet>"  # no spaces: YAML dumps wrap long lines at spaces
+
+
 def latest_output(task: str, relative: str, *, _root_: DictConfig) -> str:
     """`${latest:TASK,FILE}`: FILE inside the newest run of TASK (by modification time of FILE)
     under paths.output_dir, single runs and sweep jobs alike; how one job finds its upstream
-    job's result without the user copying paths around."""
+    job's result without the user copying paths around. Without such a run: a placeholder path
+    under `<TASK>/runs/<no-finished-run-yet>/` that no file can match."""
     base = os.path.join(str(_root_.paths.output_dir), task)
     found = glob.glob(os.path.join(base, "runs", "*", relative)) + glob.glob(
         os.path.join(base, "multiruns", "*", "*", relative))
     if not found:
-        raise FileNotFoundError(f"no finished run of task={task} has {relative} under {base}; run "
-                                f"`python run.py task={task}` first or give the path explicitly")
+        return os.path.join(os.path.abspath(base), "runs", NO_RUN_YET, relative)
     return os.path.abspath(max(found, key=os.path.getmtime))
+
+
+def missing_run(path: str) -> tuple[str, str] | None:
+    """(task, file) when `path` is the placeholder `${latest:task,file}` gave for want of a run."""
+    parts = str(path).split(os.sep)
+    if NO_RUN_YET not in parts:
+        return None
+    at = parts.index(NO_RUN_YET)
+    return parts[at - 2], os.sep.join(parts[at + 1:])
 
 
 class PathOutsideRoot(BadImage):
