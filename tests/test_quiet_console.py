@@ -180,3 +180,12 @@ def test_online_the_line_gives_the_url_once_per_job(caplog):
     loggers.announce_wandb_run(OnlineRun(), group="sweep-7")
     assert _summary_lines(caplog) == [("W&B is online: this job's runs are in group 'sweep-7' of "
                                        "https://wandb.ai/me/chiron; the first is https://wandb.ai/me/chiron/runs/abc")]
+
+
+def test_a_disabled_run_starts_and_announces_nothing(tmp_path, monkeypatch, caplog):
+    """WANDB_MODE=disabled (the tests, CI) gives wandb's stand-in run: no folder, no URL, no line."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    caplog.set_level(logging.INFO, logger="chiron.utils.loggers")
+    run = loggers.start_wandb_run(project="p", dir=str(tmp_path), mode="disabled", group="g")
+    run.finish()
+    assert not [r for r in caplog.records if "W&B is" in r.getMessage()]

@@ -150,7 +150,9 @@ def announce_wandb_run(run: Any, group: str | None = None) -> None:
     """Log, once per job, where its W&B runs go: offline, the folder and the upload command; online, the URL."""
     import wandb
 
-    if not isinstance(run, wandb.Run):  # a disabled run, or Lightning's stand-in on a non-zero rank
+    # A disabled run (mode=disabled: wandb's NoopRun passes the isinstance check) has no folder and
+    # no URL; Lightning's stand-in on a non-zero rank is no Run at all.
+    if not isinstance(run, wandb.Run) or getattr(run, "disabled", False):
         return
     if run.offline:
         # run.dir is <dir>/wandb/offline-run-*/files. The glob names run folders, which every
