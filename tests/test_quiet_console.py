@@ -127,7 +127,7 @@ def _build_messages(caplog) -> list[str]:
 def test_tiny_build_logs_start_and_end_and_shows_a_bar(tmp_path, monkeypatch, caplog, capfd):
     caplog.set_level(logging.INFO, logger="chiron.llm.tiny")
     # Four updates: the lines and the bar without the minutes a real priming takes.
-    monkeypatch.setattr(tiny, "PRIME_STEPS", {**tiny.PRIME_STEPS, "judge": 4})
+    monkeypatch.setattr("chiron.llm.tiny.priming.PRIME_STEPS", {**tiny.priming.PRIME_STEPS, "judge": 4})
     path = str(tmp_path / "judge")
     tiny.ensure_tiny_model(path, seed=5, role="judge")
     start, end = _build_messages(caplog)

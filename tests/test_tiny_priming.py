@@ -112,7 +112,7 @@ def test_primed_judge_says_yes_or_no_and_not_always_the_same(demo, cases):
 def test_priming_is_deterministic_and_no_role_means_no_priming(tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
-    monkeypatch.setattr(tiny, "PRIME_STEPS", {role: 3 for role in tiny.ROLES})
+    monkeypatch.setattr("chiron.llm.tiny.priming.PRIME_STEPS", {role: 3 for role in tiny.ROLES})
     rng_before = torch.random.get_rng_state()
     first = tiny.ensure_tiny_model(str(tmp_path / "a"), "internvl", seed=2, role="intern")
     again = tiny.ensure_tiny_model(str(tmp_path / "b"), "internvl", seed=2, role="intern")

@@ -6,6 +6,9 @@ from chiron.llm.types import Message
 from chiron.search.case import Case, case_information
 from chiron.search.steps import FINAL_MARKER
 
+# The judge's wording lives at the lowest layer, so that the tiny judge can be primed on it.
+from chiron.utils.judge_wording import judge_prompt
+
 CLINICIAN = (
     "You are an experienced physician who reasons carefully across clinical specialties and "
     "follows current diagnostic standards."
@@ -60,19 +63,6 @@ Partial reasoning:
 {prefix}""",
 }
 
-_JUDGE_TASK = """Decide whether a model's answer to a medical question means the same as the correct answer.
-Reply "Yes" only if the two agree in meaning. Reply "No" if they disagree or if you cannot tell.
-Reply with the single word Yes or No and nothing else.
-
-Question:
-{question}
-
-Correct answer:
-{answer}
-
-Model answer:
-{model_answer}"""
-
 
 def mentor_messages(case: Case, prefix: str, next_step: int) -> list[Message]:
     text = _MENTOR_TASK.format(final=FINAL_MARKER, case_info=case_information(case), question=case.question,
@@ -85,10 +75,6 @@ def intern_messages(case: Case, prefix: str, style: str = "final_answer") -> lis
         raise ValueError(f"interns.prompt must be one of {sorted(INTERN_PROMPTS)}, got {style!r}")
     text = INTERN_PROMPTS[style].format(final=FINAL_MARKER, question=case.question, prefix=prefix)
     return [Message("system", CLINICIAN), Message("user", text, tuple(case.images))]
-
-
-def judge_prompt(question: str, answer: str, model_answer: str) -> str:
-    return _JUDGE_TASK.format(question=question, answer=answer, model_answer=model_answer)
 
 
 def judge_messages(case: Case, model_answer: str) -> list[Message]:
