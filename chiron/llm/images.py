@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import io
 import os
 import stat
@@ -21,6 +20,9 @@ import warnings
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
+
+# Re-exported: the response cache keys a message's images by it.
+from chiron.utils.hashing import file_sha256  # noqa: F401
 
 # What BadImage.category can be; "outside_root" is chiron.utils.paths.PathOutsideRoot's.
 BAD_IMAGE_CATEGORIES = ("missing", "empty", "not_an_image", "too_many_pixels", "undecodable", "outside_root")
@@ -78,21 +80,6 @@ def configure_images(max_pixels: int | None = None, allow_outside_root: bool = F
 
 def image_policy() -> ImagePolicy:
     return _POLICY
-
-
-def file_sha256(path: str) -> str:
-    st = os.stat(path)
-    return _sha256_cached(path, st.st_mtime_ns, st.st_size)
-
-
-@functools.lru_cache(maxsize=65536)
-def _sha256_cached(path: str, _mtime_ns: int, _size: int) -> str:
-    # mtime and size are part of the memo key so an edited file is hashed again.
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def pixel_limit() -> int | None:

@@ -20,7 +20,6 @@ A surviving group yields one triplet per format:
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections import Counter
@@ -31,6 +30,7 @@ from PIL import Image
 from chiron.data.corpus import CaseImage, CaseRecord, ImageGroup
 from chiron.data.sample import Sample, single_turn, with_image_placeholders
 from chiron.llm.images import BadImage
+from chiron.utils.hashing import file_digest
 
 SOURCE = "mmrp_part2"
 FORMATS = ("coarse", "precise")
@@ -74,11 +74,7 @@ class CaseAlignment:
 
 
 def file_md5(path: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "md5")
 
 
 def image_size(path: str) -> tuple[int, int]:

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
+from chiron.utils.hashing import file_digest
+
 # How fast, not what: leaving these out lets e.g. a larger `max_cases_in_flight` reuse a result.
 SPEED_ONLY_KEYS = frozenset({"progress", "max_cases_in_flight", "items_in_flight", "max_concurrency",
                              "rpm", "tpm", "timeout_s",
@@ -72,11 +74,7 @@ def _file_digest(path: str) -> str:
     stat = os.stat(path)
     if stat.st_size > HASH_LIMIT_BYTES:
         return f"size={stat.st_size},mtime_ns={stat.st_mtime_ns}"
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path)
 
 
 def stage_key(stage: str, inputs: Mapping[str, Any], upstream: Mapping[str, str]) -> str:

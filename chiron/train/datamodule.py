@@ -33,6 +33,7 @@ from chiron.train.batching import LengthGroupedBatchSampler, collate
 from chiron.train.encoding import SampleTooLong, encode
 from chiron.train.rng import preserved_rng
 from chiron.utils.errors import TaskFailed
+from chiron.utils.hashing import file_digest
 from chiron.utils.jsonl import atomic_write_json, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -188,15 +189,11 @@ def measure_cached(path: str, samples: list[Sample], processor: Any, max_length:
 def _measure_key(path: str, processor: Any, max_length: int, processor_kwargs: dict) -> str:
     from chiron.llm.images import pixel_limit
 
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
     settings = json.dumps({"max_length": max_length, "kwargs": processor_kwargs,
                            "tokenizer": getattr(processor.tokenizer, "name_or_path", ""),
                            "vocab": len(processor.tokenizer), "measure": MEASURE_VERSION,
                            "max_pixels": pixel_limit()}, sort_keys=True)
-    return f"{digest.hexdigest()}:{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
+    return f"{file_digest(path)}:{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
 
 
 class StageData(pl.LightningDataModule):
