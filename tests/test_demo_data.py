@@ -21,8 +21,8 @@ _GROUP_DIR = re.compile(r"^(?P<rid>[^/]+)/(?P<modality>[a-z]+)_group(?P<k>\d+)/(
 
 def _files(root: Path) -> dict[str, bytes]:
     # vqa_sets/ and train_mix/ are written by their own generators (make_demo_vqa,
-    # make_demo_train_mix) and checked by their own tests.
-    own_generators = {"vqa_sets", "train_mix"}
+    # make_demo_train_mix) and checked by their own tests; source/ is the generators' input.
+    own_generators = {"vqa_sets", "train_mix", "source"}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and not own_generators & set(p.relative_to(root).parts)}
 
