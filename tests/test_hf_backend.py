@@ -218,6 +218,33 @@ def test_explicit_sampling_overrides_checkpoint_generation_config(tiny_dir, tmp_
     assert short.tokens_out <= 2
 
 
+def test_a_sample_does_not_depend_on_the_batch_it_lands_in(tiny_dir, image_path):
+    # Which requests share a generate call depends on timing (and so on the machine's load): each
+    # request must draw from its own stream, or its sample changes with its neighbours.
+    hot_top = Sampling(temperature=1.2, top_p=0.9, top_k=20, max_tokens=8)
+    target = _request("Describe the lesion in the left lobe.", hot_top, (image_path,), index=3)
+    others = [_request(f"another question number {i} about a rather longer topic", hot_top, index=i)
+              for i in range(5)]
+
+    def draw(requests: list[ChatRequest], batch_size: int) -> list:
+        backend = HFBackend(_spec(tiny_dir, batch_size=batch_size, batch_wait_ms=200))
+
+        async def ask():
+            return await asyncio.gather(*(backend.complete(r) for r in requests))
+
+        return _run(backend, ask)
+
+    alone = draw([target], 1)[0]
+    first = draw([target, *others], 8)[0]
+    last = draw([*others, target], 8)[-1]
+    assert alone.text == first.text == last.text
+    assert alone.effective["seed"] == first.effective["seed"] == last.effective["seed"]
+    # ... while different draws of the same prompt still differ
+    draws = draw([_request("Describe the lesion in the left lobe.", hot_top, (image_path,), index=i)
+                  for i in range(6)], 8)
+    assert len({d.text for d in draws}) > 1
+
+
 def test_closed_backend_and_bad_image_fail_cleanly(tiny_dir, tmp_path):
     backend = HFBackend(_spec(tiny_dir))
     broken = tmp_path / "broken.png"

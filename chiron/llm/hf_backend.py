@@ -4,6 +4,10 @@ Requests from many coroutines are gathered by `MicroBatcher`; each batch is spli
 share the same `Sampling` (one `generate` call can only use one set of decoding parameters), and
 each group is rendered with the processor's chat template, left-padded and generated together.
 
+A sampled row draws its tokens from its own random stream, seeded from the request itself
+(`request_seed`), never from a stream the whole batch shares: which requests happen to be batched
+together depends on timing, so a shared stream would make a sample depend on the machine's load.
+
 Decoding parameters are always passed explicitly. `generate` fills every parameter we leave as
 `None` from the checkpoint's own `generation_config.json` (and then from library defaults such as
 top_k=50), so a checkpoint shipping e.g. `top_k=1` would otherwise silently turn temperature
@@ -124,19 +128,22 @@ class HFBackend:
     def _generate_group(self, group: list[ChatRequest], sampling: Sampling) -> list[Completion]:
         torch = self._torch
         inputs = self._encode(group)
-        plan = decoding_plan(sampling, self.spec.seed, group[0])
-        config = self._generation_config(plan)
+        plan = decoding_plan(sampling)
+        seeds = [request_seed(self.spec.seed, r) if plan.do_sample else None for r in group]
+        extra = {}
+        if plan.do_sample:
+            from transformers import LogitsProcessorList
+
+            # generate() itself decodes greedily over logits in which our processor has left only
+            # the token each row drew from its own stream (see RowSampler).
+            extra["logits_processor"] = LogitsProcessorList([RowSampler(plan, seeds, self.device)])
         prompt_len = inputs["input_ids"].shape[1]
-        # fork_rng keeps our per-group seed from disturbing (or being disturbed by) the global
-        # torch RNG stream other code relies on; generate() takes no generator argument.
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.inference_mode(), torch.random.fork_rng(devices=devices):
-            if plan.seed is not None:
-                torch.manual_seed(plan.seed)
-            output = self.model.generate(**inputs, generation_config=config)
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, generation_config=self._generation_config(plan), **extra)
         new_tokens = output[:, prompt_len:].tolist()
         prompt_lens = inputs["attention_mask"].sum(dim=1).tolist()
-        return [self._completion(row, int(n_in), plan) for row, n_in in zip(new_tokens, prompt_lens)]
+        return [self._completion(row, int(n_in), plan, seed)
+                for row, n_in, seed in zip(new_tokens, prompt_lens, seeds)]
 
     def _encode(self, group: list[ChatRequest]) -> Any:
         conversations = [self._conversation(r) for r in group]
@@ -171,10 +178,10 @@ class HFBackend:
 
         return GenerationConfig(**plan.generate_kwargs(), eos_token_id=self.eos_ids, pad_token_id=self.pad_id)
 
-    def _completion(self, row: list[int], tokens_in: int, plan: "DecodingPlan") -> Completion:
+    def _completion(self, row: list[int], tokens_in: int, plan: "DecodingPlan", seed: int | None) -> Completion:
         kept = _through_first_eos(row, set(self.eos_ids))
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
-        return Completion(text=text, tokens_in=tokens_in, tokens_out=len(kept), effective=plan.effective())
+        return Completion(text=text, tokens_in=tokens_in, tokens_out=len(kept), effective=plan.effective(seed))
 
 
 # -- decoding parameters --------------------------------------------------------------------------
@@ -187,67 +194,74 @@ class DecodingPlan:
     top_p: float
     top_k: int
     max_new_tokens: int
-    seed: int | None  # torch seed set before the group's generate; None when greedy
 
     def generate_kwargs(self) -> dict:
-        # Knobs that reshape the distribution are pinned to neutral so the checkpoint's values
-        # (e.g. repetition_penalty=1.05) cannot leak in through generate()'s None-filling.
-        kwargs = dict(
-            do_sample=self.do_sample,
-            max_new_tokens=self.max_new_tokens,
-            num_beams=1,
-            repetition_penalty=1.0,
-            no_repeat_ngram_size=0,
-        )
-        if self.do_sample:
-            # top_k=0 (not None) disables top-k: None would be filled with the checkpoint's value
-            # or the library default of 50.
-            kwargs.update(
-                temperature=self.temperature,
-                top_p=self.top_p,
-                top_k=self.top_k,
-                typical_p=1.0,
-                min_p=0.0,
-                epsilon_cutoff=0.0,
-                eta_cutoff=0.0,
-            )
-        return kwargs
+        # generate() always decodes greedily (greedy decoding applies no temperature, top-k or top-p
+        # warpers): sampling happens in RowSampler, per row. Knobs that reshape the distribution
+        # even when greedy are pinned to neutral so the checkpoint's values (e.g.
+        # repetition_penalty=1.05) cannot leak in through generate()'s None-filling.
+        return dict(do_sample=False, max_new_tokens=self.max_new_tokens, num_beams=1, repetition_penalty=1.0,
+                    no_repeat_ngram_size=0)
 
-    def effective(self) -> dict:
-        return dict(
-            do_sample=self.do_sample,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            max_new_tokens=self.max_new_tokens,
-            seed=self.seed,
-        )
+    def effective(self, seed: int | None = None) -> dict:
+        return dict(do_sample=self.do_sample, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+                    max_new_tokens=self.max_new_tokens, seed=seed)
 
 
-def decoding_plan(sampling: Sampling, spec_seed: int, first: ChatRequest) -> DecodingPlan:
-    """Turn a Sampling into explicit generate parameters (greedy when temperature <= 0)."""
+def decoding_plan(sampling: Sampling) -> DecodingPlan:
+    """Turn a Sampling into explicit decoding parameters (greedy when temperature <= 0)."""
     if sampling.greedy:
-        return DecodingPlan(False, 0.0, 1.0, 0, sampling.max_tokens, None)
-    return DecodingPlan(
-        do_sample=True,
-        temperature=float(sampling.temperature),
-        top_p=float(sampling.top_p),
-        top_k=max(0, int(sampling.top_k)),
-        max_new_tokens=sampling.max_tokens,
-        seed=group_seed(spec_seed, sampling, first),
-    )
+        return DecodingPlan(False, 0.0, 1.0, 0, sampling.max_tokens)
+    return DecodingPlan(do_sample=True, temperature=float(sampling.temperature), top_p=float(sampling.top_p),
+                        top_k=max(0, int(sampling.top_k)), max_new_tokens=sampling.max_tokens)
 
 
-def group_seed(spec_seed: int, sampling: Sampling, first: ChatRequest) -> int:
-    """A stable seed for one group's generate call.
-
-    generate() draws from the global torch RNG, so all rows of a group share one stream: a row's
-    sample depends on the group it landed in. We key the seed on the group's first request (its
-    messages and sample_index), the sampling seed and the spec seed, so a rerun that forms the same
-    groups reproduces the same samples, and a new sample_index gives a fresh draw.
-    """
-    key = repr((spec_seed, sampling.seed, first.sample_index, first.model, first.messages))
+def request_seed(spec_seed: int, request: ChatRequest) -> int:
+    """The seed of one request's own sampling stream: its messages, model, sample_index and sampling
+    seed, and the spec's seed. The same request gives the same sample in any batch, at any load; a
+    new sample_index gives a fresh draw."""
+    key = repr((spec_seed, request.sampling.seed, request.sample_index, request.model, request.messages))
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") & (2**63 - 1)
+
+
+class RowSampler:
+    """A logits processor that samples each row from its own seeded `torch.Generator`.
+
+    It applies temperature, top-k and top-p per row, draws the next token from the row's stream,
+    and returns scores that are -inf everywhere except at the drawn token, so generate()'s greedy
+    step picks exactly that token. Row i's t-th draw is always the t-th draw of its own stream,
+    whatever the other rows of the batch are.
+    """
+
+    def __init__(self, plan: DecodingPlan, seeds: list[int], device: Any) -> None:
+        import torch
+
+        self.plan = plan
+        self.generators = [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        logits = scores.float() / self.plan.temperature
+        if self.plan.top_k > 0:
+            kth = torch.topk(logits, min(self.plan.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = torch.softmax(logits, dim=-1)
+        if self.plan.top_p < 1.0:
+            probs = _top_p(probs, self.plan.top_p)
+        chosen = torch.stack([torch.multinomial(row, 1, generator=g) for row, g in zip(probs, self.generators)])
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter(1, chosen, 0.0)
+
+
+def _top_p(probs: Any, top_p: float) -> Any:
+    """Keep the smallest set of most likely tokens whose mass reaches top_p (always the top one)."""
+    import torch
+
+    ordered, order = torch.sort(probs, descending=True, dim=-1)
+    before = torch.cumsum(ordered, dim=-1) - ordered  # mass of the tokens ranked above each one
+    ordered = ordered.masked_fill(before >= top_p, 0.0)
+    return torch.zeros_like(probs).scatter(1, order, ordered)
 
 
 def group_by_sampling(requests: list[ChatRequest]) -> dict[Sampling, list[int]]:
@@ -317,14 +331,9 @@ def _apply_adapter(model: Any, adapter: str) -> Any:
 
 def adapter_digest(adapter: str) -> str:
     """Content hash of an adapter folder's config and weight files."""
-    digest = hashlib.sha256()
-    for name in sorted(os.listdir(adapter)):
-        if name.startswith("adapter_"):
-            digest.update(name.encode())
-            with open(os.path.join(adapter, name), "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-    return digest.hexdigest()
+    from chiron.utils.hashing import folder_digest
+
+    return folder_digest(adapter, prefix="adapter_")
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
