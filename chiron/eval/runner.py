@@ -41,6 +41,7 @@ from chiron.llm.images import REFUSED_IMAGES, BadImage, check_image
 from chiron.llm.types import BackendError
 from chiron.search.prompts import judge_messages, judge_says_yes
 from chiron.search.roles import Scorers
+from chiron.search.rule_judge import RuleJudge
 from chiron.utils.jsonl import JsonlAppender, read_jsonl
 from chiron.utils.workers import run_workers
 
@@ -62,7 +63,7 @@ class EvalRunner:
     model: CachedModel
     temperature: float = 0.0
     max_tokens: int = 1024
-    judge: CachedModel | None = None  # None: open answers are left "unjudged" (counted wrong)
+    judge: CachedModel | RuleJudge | None = None  # None: open answers are left "unjudged" (counted wrong)
     judge_temperature: float = 0.0
     scorers: Scorers | None = None  # MICS-Score of the model's own paths; None = off
     own_path_benchmarks: tuple[str, ...] = ()
@@ -185,7 +186,7 @@ class EvalRunner:
                    "judge_reply": None}
             if verdict.status == "needs_judge":
                 await self._judge(item, judge_messages(item_case(item), verdict.extracted), self.judge_temperature,
-                                  judge_says_yes, out)
+                                  judge_says_yes, out, verdict.extracted)
             return out
         if protocol == REFERENCE:
             answer = reference_answer(reply)
@@ -193,13 +194,16 @@ class EvalRunner:
                    "judge_reply": None}
             if answer is not None:  # no rule: every answer goes to the lenient judge
                 await self._judge(item, reference_judge_messages(answer, answer_gold(item)),
-                                  self.reference_judge_temperature, reference_says_yes, out)
+                                  self.reference_judge_temperature, reference_says_yes, out, answer)
             return out
         raise ValueError(f"unknown protocol {protocol!r}")
 
-    async def _judge(self, item: EvalItem, messages, temperature: float, says_yes, out: dict) -> None:
+    async def _judge(self, item: EvalItem, messages, temperature: float, says_yes, out: dict, answer: str) -> None:
         if self.judge is None:
             out["status"] = "unjudged"
+            return
+        if isinstance(self.judge, RuleJudge):  # judge=rules: an exact match or wrong, no model asked
+            out["status"] = "correct" if self.judge.correct(answer, answer_gold(item)) else "wrong"
             return
         try:
             reply = await self.judge.chat(messages, temperature=temperature, case_id=f"{item.benchmark}/{item.id}")

@@ -26,6 +26,7 @@ from chiron.search.call_count import SCENARIOS, Group, Guesses, Shape, case_call
 from chiron.search.case import BadRecord, Case, read_cases
 from chiron.search.job import intern_prompt, judge_spec, model_specs, search_settings
 from chiron.search.prompts import intern_messages, judge_messages, mentor_messages
+from chiron.search.rule_judge import is_rule_judge
 from chiron.search.steps import render_path
 from chiron.utils.errors import TaskFailed
 from chiron.utils.jsonl import atomic_write_json
@@ -66,7 +67,7 @@ class RoleSpecs:
 
     mentors: list[ModelSpec]
     interns: list[ModelSpec]
-    judge: ModelSpec
+    judge: ModelSpec | None  # None: judge=rules, no calls
     intern_prompt: str
     vanilla_mentor: str | None = None
 
@@ -127,7 +128,8 @@ def roles_and_shape(cfg: DictConfig) -> tuple[RoleSpecs, Shape]:
     if vanilla_mentor is not None and vanilla_mentor not in {m.name for m in mentors}:
         raise ValueError(f"search.vanilla_mentor={vanilla_mentor!r} is not one of the mentors "
                          f"{sorted(m.name for m in mentors)}")
-    roles = RoleSpecs(mentors, interns, judge_spec(cfg.judge), intern_prompt(cfg.interns), vanilla_mentor)
+    judge = None if is_rule_judge(cfg.judge) else judge_spec(cfg.judge)  # the rule costs nothing
+    roles = RoleSpecs(mentors, interns, judge, intern_prompt(cfg.interns), vanilla_mentor)
     shape = Shape(method=method, mentors=len(mentors), interns=len(interns),
                   temperatures=len(cfg.interns.temperatures), max_depth=settings.max_depth,
                   max_retries=settings.max_retries, first_depth_steps=settings.first_depth_steps,
@@ -247,7 +249,7 @@ class _Sizer:
 
 def _shares(role: str, roles: RoleSpecs) -> list[tuple[ModelSpec, float]]:
     if role == "judge":
-        return [(roles.judge, 1.0)]
+        return [] if roles.judge is None else [(roles.judge, 1.0)]
     if role == "intern":
         return [(s, 1.0 / len(roles.interns)) for s in roles.interns]
     if roles.vanilla_mentor is not None:

@@ -19,6 +19,7 @@ from chiron.llm.spec import ModelSpec
 from chiron.search.case import read_cases
 from chiron.search.mics import SearchSettings, mics_search
 from chiron.search.roles import Roles
+from chiron.search.rule_judge import build_judge
 from chiron.search.runner import CaseRunner
 from chiron.search.vanilla import vanilla_search
 from chiron.utils.errors import TaskFailed
@@ -74,7 +75,7 @@ def build_roles(cfg: DictConfig, pool: BackendPool, cache: CallCache, ledger: Le
         mentor_temperature=float(cfg.mentors.temperature),
         interns=[handle(s, "intern") for s in model_specs(cfg.interns)],
         intern_temperatures=[float(t) for t in cfg.interns.temperatures],
-        judge=handle(judge_spec(cfg.judge), "judge"),
+        judge=build_judge(cfg.judge, lambda: handle(judge_spec(cfg.judge), "judge")),
         judge_temperature=float(cfg.judge.temperature),
         intern_prompt=intern_prompt(cfg.interns),
         rule_verdicts=bool(cfg.search.get("economy", True)),

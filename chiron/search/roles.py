@@ -9,6 +9,7 @@ from chiron.llm.client import CachedModel
 from chiron.search.case import Case
 from chiron.search.economy import Tally, interleaved, rule_says_correct
 from chiron.search.prompts import intern_messages, judge_messages, judge_says_yes
+from chiron.search.rule_judge import RuleJudge
 from chiron.search.selection import mics_score
 from chiron.search.steps import extract_final_answer
 
@@ -20,7 +21,7 @@ class Scorers:
 
     interns: list[CachedModel]
     intern_temperatures: list[float]
-    judge: CachedModel
+    judge: CachedModel | RuleJudge
     judge_temperature: float = 0.0
     intern_prompt: str = "final_answer"  # chiron.search.prompts.INTERN_PROMPTS
     rule_verdicts: bool = False  # search.economy: an exact match is correct without the judge
@@ -36,7 +37,7 @@ class Roles:
     mentor_temperature: float
     interns: list[CachedModel]
     intern_temperatures: list[float]
-    judge: CachedModel
+    judge: CachedModel | RuleJudge
     judge_temperature: float = 0.0
     intern_prompt: str = "final_answer"
     rule_verdicts: bool = False
@@ -78,6 +79,9 @@ async def intern_run(case: Case, prefix: str, intern: CachedModel, temperature: 
     run = {"intern": intern.name, "temperature": temperature, "reply": reply.text, "answer": answer,
            "parsed": answer is not None, "judge_reply": None, "correct": False}
     if answer is None:
+        return run
+    if isinstance(roles.judge, RuleJudge):  # judge=rules: the rule's word is final
+        run.update(correct=roles.judge.correct(answer, case.answer), verdict="rules")
         return run
     if roles.rule_verdicts and rule_says_correct(answer, case.answer):
         run.update(correct=True, verdict="rule")

@@ -78,10 +78,17 @@ class InternsEndpointConf(InternsConf):
     api_key_env: Optional[str] = None
 
 
+class JudgeKind(Choice):  # chiron.search.rule_judge
+    model = "model"   # judge.spec answers Yes or No
+    rules = "rules"   # an exact match after normalization, no model (judge=rules, the offline demo's)
+
+
 @dataclass
 class JudgeConf:
     temperature: float = MISSING
-    spec: ModelSpecConf = MISSING
+    kind: JudgeKind = JudgeKind.model
+    spec: Optional[ModelSpecConf] = None   # required when kind=model
+    lenience_seed: Optional[int] = None    # kind=rules: null = exact match only; a seed adds the demo's stand-in rule
 
 
 @dataclass
