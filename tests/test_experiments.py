@@ -21,8 +21,8 @@ from chiron.pipeline.stages import needed_stages
 EXPERIMENTS = ["chiron_o1_2b", "chiron_o1_8b", "ablation_mics_vs_vanilla", "ablation_vqa", "ablation_qc",
                "ablation_stages", "ablation_mentor_sets", "demo"]
 # The paper-scale experiments at tiny scale (conf/experiment/paper_scale.yaml lists the same).
-TINY = ["mentors=tiny", "interns=tiny", "judge=tiny", "writer=tiny", "corpus=demo", "vqa_sets=demo",
-        "data_mix=demo", "model=tiny", "trainer=cpu", "benchmarks=[demo]"]
+TINY = ["mentors=tiny", "interns=tiny", "judge=rules", "writer=tiny", "corpus=demo", "vqa_sets=demo",
+        "data_mix=demo", "model=tiny", "trainer=cpu", "train=demo", "benchmarks=[demo]"]
 DEMO_SCALE = "+experiment/scale=demo"  # conf/experiment/scale/demo.yaml: the same stand-ins as TINY
 TINY_MENTOR_SETS = "mentors.subset=[tiny-mentor-a],[tiny-mentor-b],[tiny-mentor-a,tiny-mentor-b]"
 PAPER_DATA = ["corpus.path=/data/cases.jsonl", "corpus.image_root=/data/images"]

@@ -28,6 +28,7 @@ def _plain(node):
 
 def settings_from_config(cfg: DictConfig) -> TrainSettings:
     train = OmegaConf.to_container(cfg.train, resolve=True)
+    train.pop("name", None)  # which option it came from (lora | demo): recorded, not a setting
     return TrainSettings(
         model=ModelConfig(**OmegaConf.to_container(cfg.model, resolve=True)),
         lora=LoraConfig(**train.pop("lora")),

@@ -36,11 +36,15 @@ class LoRAFineTune(pl.LightningModule):
         self.strict_loading = False
         self._flops = flops_model(model)
         self.flops_per_batch: float = 0.0  # read by Lightning's ThroughputMonitor after each batch
+        # Every micro-batch's loss in this process, in order: the stage record reports the mean over
+        # its first and its last optimizer step (one micro-batch's loss is too noisy to compare).
+        self.micro_losses: list[float] = []
 
     def training_step(self, batch: dict, batch_idx: int) -> Any:
         self.flops_per_batch = self._flops.batch(batch["input_ids"], batch["attention_mask"],
                                                  batch.get("pixel_values"))
         loss = self.model(**batch).loss
+        self.micro_losses.append(float(loss.detach()))
         size = batch["input_ids"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True, batch_size=size)

@@ -38,6 +38,7 @@ class OptimConf:
 
 @dataclass
 class TrainConf:
+    name: str = "lora"   # which conf/train option: lora (the paper's) | demo
     lora: LoraConf = field(default_factory=LoraConf)
     optim: OptimConf = field(default_factory=OptimConf)
     global_batch: int = MISSING
