@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from chiron.eval.report import comparison_markdown, paper_results
+from chiron.pipeline.report import run_report_markdown
 from chiron.qc.figure4 import trend_summary
 from chiron.reports import arms_table, load_arms, load_local, load_wandb, newest_sweep
-from chiron.reports.figures import figure4, figure5, merged_trends
+from chiron.reports.figures import figure4, figure5, merged_trends, trend_panels
 from chiron.reports.mentors import mentor_sets
-from chiron.reports.paper import table1, table2, table5
+from chiron.reports.paper import demo, demo_panels, table1, table2, table5
+from chiron.reports.plots import bar_figure
 from chiron.reports.registry import REPORTS
 from chiron.reports.table3 import match_row, table3
 
@@ -390,3 +392,216 @@ def test_report_script_runs_on_the_newest_sweep_by_default(tmp_path):
     missing = _run_script("table3", "--out", str(tmp_path / "o"), cwd=tmp_path,
                           env={**env, "CHIRON_ROOT": str(tmp_path / "none")})
     assert missing.returncode == 2 and "python run.py +experiment=ablation_qc -m" in missing.stderr
+
+
+# ---- the pipeline run's own report (chiron/pipeline/report.py) ---------------------------------
+
+def _stage(name, summary, reused=False):
+    return {"key": f"{name}-key", "folder": f"/o/stages/{name}/{name}-key", "reused": reused, "wall_s": 1.0,
+            "summary": summary}
+
+
+def _train_stage(stage, samples, steps, final_loss, **extra):
+    return {"stage": stage, "samples": samples, "optimizer_steps": steps, "final_loss": final_loss,
+            "adapter": f"/o/stages/train/train-key/train/{stage}/adapter", **extra}
+
+
+DEMO_METRICS = {"demo": {"n": 22, "accuracy": 0.0, "ci_low": 0.0, "ci_high": 0.0, "protocol": "chiron",
+                         "skipped": 0, "unparseable": 22, "judge_failures": 0, "generation_failures": 0,
+                         "bad_images": 0}}
+QC_INPUTS = {"enabled": True, "full_score": 1.0, "keep_constant_full": True,
+             "inputs": {"mics": {"path": "/o/stages/search/search-key/search/records.jsonl", "n": 14, "kept": 6,
+                                 "flagged": 8, "reasons": {"no upward trend": 3, "constant at full score": 5,
+                                                           "increasing": 1, "fluctuating": 5}}}}
+
+
+def sample_run(**changes):
+    """A trimmed copy of a real `python run.py` summary.json (the default demo run): the keys the run
+    report reads, with their real values."""
+    mix_files = {s: {"ours": {"data": f"{s}.jsonl"}} for s in ("stage1", "stage2", "stage3")}
+    run = {"experiment": None, "arm": "default", "group": "pipeline-2026-12-02_02-35-28", "overrides": [],
+           "settings": {"method": "mics", "vqa": True, "qc": True, "curriculum": "three_stage",
+                        "curriculum_stages": ["stage1", "stage2", "stage3"],
+                        "mentors": ["tiny-mentor-a", "tiny-mentor-b"], "judge": "tiny-judge", "model": "tiny",
+                        "data_mix": "demo"},
+           "stages": {"part1": _stage("part1", {"cases": {"ok": 31, "skipped": 3}, "items": 18, "pairs": 18}),
+                      "part2": _stage("part2", {"cases": 34, "triplets": 80}),
+                      "part3": _stage("part3", {"cases": {"ok": 33, "skipped": 1}, "items": 17, "pairs": 17}),
+                      "search": _stage("search", {"cases_ok": 14, "cases_failed": 3,
+                                                  "by_status": {"full_score": 5, "max_depth": 9}}),
+                      "qc": _stage("qc", {"qc": QC_INPUTS}),
+                      "mix": _stage("mix", {"name": "demo", "stages": {"stage1": {"total": 123},
+                                                                       "stage2": {"total": 125},
+                                                                       "stage3": {"total": 527}},
+                                            "files": mix_files}),
+                      "train": _stage("train", [_train_stage("stage1", 123, 8, 7.401589),
+                                                _train_stage("stage2", 125, 8, 7.372376),
+                                                _train_stage("stage3", 527, 33, 7.412871)]),
+                      "eval": _stage("eval", DEMO_METRICS)},
+           "trends": {"methods": {}, "qc": QC_INPUTS}, "metrics": DEMO_METRICS, "wall_s": 125.09}
+    run.update(changes)
+    return run
+
+
+def opening(text):
+    return text[text.index("## What you just ran"):text.index("## Details")]
+
+
+def test_run_report_opens_with_what_you_ran():
+    text = run_report_markdown(sample_run())
+    head = opening(text)
+    assert text.index("## What you just ran") < text.index("| stage | key |")
+    assert ("- Stages, in order: part1 (computed) → part2 (computed) → part3 (computed) → search (computed) → "
+            "qc (computed) → mix (computed) → train (computed) → eval (computed).") in head
+    assert "- MMRP data: Part 1 18 pairs, Part 2 80 triplets, Part 3 17 pairs." in head
+    assert "- Search (mics): 14 paths ok, 3 cases failed; QC (on) kept 6 of 14 mics paths." in head
+    assert "- Mix, samples per curriculum stage: stage1 123, stage2 125, stage3 527." in head
+    assert "final loss 7.413 after stage3" in head
+    assert "- Eval, demo: 0.0 % (95 % CI 0.0–0.0, n=22)." in head
+    assert "search records: `/o/stages/search/search-key/search/records.jsonl`" in head
+    assert "[figure4_trends.png](/o/stages/qc/qc-key/qc/figure4_trends.png)" in head
+    assert "(stage1.jsonl, stage2.jsonl, stage3.jsonl, manifest.json)" in head
+    assert "`/o/stages/train/train-key/train/stage3/adapter`" in head
+    assert "`/o/stages/eval/eval-key/eval/demo/predictions.jsonl`" in head
+    assert "Next: `python run.py +experiment=demo -m`" in head and "python experiments/demo/report.py" in head
+    assert len([line for line in head.splitlines() if line.strip()]) <= 16
+    assert "untrained base" not in text and "Judge:" not in head  # no base eval; a model judge
+    # An arm of a sweep points at its experiment's report instead.
+    arm = run_report_markdown(sample_run(experiment="ablation_qc"))
+    assert "`python experiments/table3/report.py`" in opening(arm)
+
+
+def test_run_report_qc_reasons_are_a_table_sorted_by_n():
+    text = run_report_markdown(sample_run())
+    assert "{'" not in text  # no Python dict
+    assert "QC (on) on mics paths: 6 of 14 kept." in text
+    table = text[text.index("| reason | n |"):].split("\n\n")[0].splitlines()
+    assert table[2:] == ["| constant at full score | 5 |", "| fluctuating | 5 |", "| no upward trend | 3 |",
+                         "| increasing | 1 |"]
+
+
+def test_run_report_training_loss_per_stage():
+    text = run_report_markdown(sample_run())
+    assert "| stage | samples | optimizer steps | first loss | final loss |" in text
+    assert "| stage1 | 123 | 8 | – | 7.402 |" in text  # first_loss not recorded yet: –
+    run = sample_run()
+    run["stages"]["train"]["summary"][2]["first_loss"] = 9.1
+    assert "| stage3 | 527 | 33 | 9.100 | 7.413 |" in run_report_markdown(run)
+
+
+def test_run_report_base_model_table_only_with_base_metrics():
+    assert "Trained adapter vs untrained base" not in run_report_markdown(sample_run())
+    trained = {"demo": {**DEMO_METRICS["demo"], "accuracy": 0.5, "ci_low": 0.3, "ci_high": 0.7}}
+    base = {"demo": {**DEMO_METRICS["demo"], "accuracy": 0.25, "ci_low": 0.1, "ci_high": 0.4}}
+    run = sample_run(metrics=trained, base_metrics=base)
+    run["stages"]["base_eval"] = _stage("base_eval", base)
+    text = run_report_markdown(run)
+    assert "## Trained adapter vs untrained base" in text
+    assert "| demo | 22 | 50.0 | 30.0–70.0 | 22 | 25.0 | 10.0–40.0 | +25.0 |" in text
+    assert ("- Eval, demo: 50.0 % (95 % CI 30.0–70.0, n=22); untrained base model: 25.0 % (95 % CI "
+            "10.0–40.0, n=22).") in opening(text)
+    assert "| base_eval | `base_eval-key` |" in text and "eval (computed) → base_eval (computed)" in text
+    assert "untrained base model's predictions and metrics: `/o/stages/base_eval/base_eval-key/eval`" in text
+
+
+@pytest.mark.parametrize("judge", ["rules", "rule-based demo judge: an exact match is correct; ..."])
+def test_run_report_says_when_a_rule_judged(judge):
+    run = sample_run()
+    run["settings"]["judge"] = judge
+    assert "rule-based exact-match judge the demo uses, not a model" in opening(run_report_markdown(run))
+
+
+def test_run_report_of_a_run_stopped_early_or_reused():
+    """pipeline.last=search, every stage reused, no trends or metrics: no missing key may crash it."""
+    full = sample_run()
+    run = sample_run(trends=None, metrics=None)
+    run["stages"] = {name: {**full["stages"][name], "reused": True} for name in ("part3", "search", "qc")}
+    head = opening(run_report_markdown(run))
+    assert "part3 (reused) → search (reused) → qc (reused). Not run: part1, part2, mix, train, eval" in head
+    assert "- MMRP data: Part 3 17 pairs." in head and "Eval" not in head and "adapters" not in head
+    run["stages"]["search"]["summary"] = {}  # a stage whose result lacks every key
+    run["stages"]["qc"] = {"key": "k", "folder": "/f", "reused": True, "wall_s": 0.0, "summary": None}
+    assert "## What you just ran" in run_report_markdown(run)
+
+
+# ---- the paper beside ours only where the paper has numbers ------------------------------------
+
+
+def test_comparison_for_a_benchmark_the_paper_does_not_report():
+    text = comparison_markdown(DEMO_METRICS, "tiny (default)")
+    assert text.startswith("# Evaluation of tiny (default)\n")  # no promise of the paper's rows
+    assert " (paper) |" not in text
+    assert "The reference protocol" not in text  # chiron's numbers only: no note on another protocol's n
+    assert ("Nothing to show beside the paper: it reports no number for demo; the benchmarks it reports are "
+            "vqa_rad, slake, path_vqa, pmc_vqa, mmmu_hm, mmrp_text, medxpertqa_mm, mmrp_mm.") in text
+    both = comparison_markdown({**DEMO_METRICS, "vqa_rad": bench(15, 20)}, "tiny")
+    assert both.startswith("# Evaluation of tiny beside the paper\n")
+    assert "| Chiron-o1-8B (paper) | 76.8 |" in both
+    assert "The paper reports no number for demo: only the table below has it." in both
+    assert "reports no number" not in comparison_markdown({"vqa_rad": bench(15, 20)}, "tiny")
+
+
+# ---- figures: n on the bars, percent in percent -------------------------------------------------
+
+
+def _bar_texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+def test_figure4_links_its_png_and_labels_every_bar_with_n(tmp_path):
+    arms = [summary("x", ["search=mics"], trends=trends_of("mics", MICS_RECORDS)),
+            summary("x", ["search=vanilla"], method="vanilla", trends=trends_of("vanilla", VANILLA_RECORDS))]
+    text = read_report(figure4(arms, str(tmp_path / "out")))
+    assert "[figure4_trends.png](figure4_trends.png)" in text and "![figure4_trends.png](figure4_trends.png)" in text
+    panels, counts = trend_panels(merged_trends(arms))
+    fig = bar_figure(panels, "t", "share of paths (%)", counts)
+    increasing = fig.axes[0]
+    assert increasing.get_title() == "monotonically increasing"
+    # patient_to_doctor: both MICS paths increasing (100 %, n=2); all: 2 of 5 (40 %, n=5).
+    assert "100.0\nn=2" in _bar_texts(increasing) and "40.0\nn=5" in _bar_texts(increasing)
+    assert "25.0\nn=4" in _bar_texts(increasing)  # vanilla overall: 1 of 4 scored paths
+    heights = sorted(p.get_height() for p in increasing.patches)
+    assert len(increasing.texts) == len(increasing.patches) and max(heights) == 100.0
+
+
+def test_demo_plot_is_in_percent_with_n_on_each_bar():
+    arms = [summary("demo", ["qc=on"], metrics={"demo": bench(11, 22)}),
+            summary("demo", ["qc=off"], metrics={"demo": bench(0, 22)})]
+    panels, counts = demo_panels(arms)
+    ax = bar_figure(panels, "Accuracy by arm", "accuracy (%)", counts).axes[0]
+    assert "%" in ax.get_ylabel()
+    assert [p.get_height() for p in ax.patches] == [50.0, 0.0]  # 0.5 accuracy is drawn at 50
+    assert ax.get_ylim()[0] == 0.0 and ax.get_ylim()[1] >= 100  # a 0–100 axis, not 0–1
+    assert _bar_texts(ax) == ["50.0\nn=22", "0.0\nn=22"]
+
+
+def test_every_percent_plot_gets_a_0_to_100_axis():
+    for ylabel in ("%", "accuracy (%)"):
+        ax = bar_figure({"": {"ours": {"a": 0.0}}}, "t", ylabel).axes[0]
+        assert ax.get_ylim()[1] >= 100 and _bar_texts(ax) == ["0.0"]
+
+
+# ---- the demo sweep: trained vs base accuracy and the final loss per arm ------------------------
+
+
+def _demo_arm(overrides, correct, loss, base=None, **kwargs):
+    arm = summary("demo", overrides, metrics={"demo": bench(correct, 22)}, **kwargs)
+    arm["stages"]["train"]["summary"] = [{"stage": "stage1", "final_loss": loss + 1},
+                                         {"stage": "stage3", "final_loss": loss}]
+    if base is not None:
+        arm["base_metrics"] = {"demo": bench(base, 22)}
+    return arm
+
+
+def test_demo_report_per_arm_accuracy_base_and_loss(tmp_path):
+    arms = [_demo_arm(["qc=on"], 11, 7.4), _demo_arm(["qc=off"], 9, 7.3, qc=False)]
+    text = read_report(demo(arms, str(tmp_path / "a")))
+    assert "| arm | benchmark | trained: accuracy (95 % CI, n) | final loss (last stage) |" in text
+    assert "| qc=on | demo | 50.0 % (95 % CI 30.0–70.0, n=22) | 7.400 |" in text
+    assert "do not differ" not in text
+    same = [_demo_arm(["qc=on"], 0, 7.4, base=0), _demo_arm(["qc=off"], 0, 7.4, base=0, qc=False)]
+    text = read_report(demo(same, str(tmp_path / "b")))
+    assert "| untrained base |" in text
+    assert "| qc=off | demo | 0.0 % (95 % CI 0.0–20.0, n=22) | 0.0 % (95 % CI 0.0–20.0, n=22) | 7.400 |" in text
+    assert "At demo scale the arms do not differ on demo accuracy (0.0 % in every arm)." in text
+    assert "At demo scale the arms do not differ on final training loss (7.400 in every arm)." in text

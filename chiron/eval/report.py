@@ -146,21 +146,40 @@ def metric_percent(metrics: dict, column: str) -> float | None:
     return None if value is None else 100.0 * value
 
 
+def _paper_tables() -> list[dict]:
+    """The paper's tables; entries without columns and rows are a figure's values or a note
+    (figure4, figure5)."""
+    return [table for table in paper_results().values() if "columns" in table and "rows" in table]
+
+
+def paper_benchmarks() -> list[str]:
+    """The benchmarks some paper table reports a number for, in the tables' order."""
+    names = (column.partition(":")[0].partition("/")[0] for table in _paper_tables() for column in table["columns"])
+    return list(dict.fromkeys(names))
+
+
 def comparison_markdown(metrics: dict, model_label: str) -> str:
     """Every paper table that shares a measured column with this run, whole (all its rows and its AVG
     column), our row under the paper's (one per scoring protocol the metrics carry), then a
     per-benchmark table with sizes, confidence intervals and failure counts."""
-    parts = [f"# Evaluation of {model_label} beside the paper\n"]
     ours = our_rows(model_label, metrics)
-    for table in paper_results().values():
-        if "columns" not in table or "rows" not in table:
-            continue  # a figure's values or a note (figure4, figure5), not a table
+    tables = []
+    for table in _paper_tables():
         if all(metric_percent(view, column) is None for _, view in ours for column in table["columns"]):
             continue
-        parts += [f"## {table['title']}\n", paper_table_markdown(table, ours) + "\n"]
+        tables += [f"## {table['title']}\n", paper_table_markdown(table, ours) + "\n"]
+    # The heading promises the paper's rows only when some are shown.
+    parts = [f"# Evaluation of {model_label}" + (" beside the paper\n" if tables else "\n"), *tables]
+    reported = paper_benchmarks()
+    unreported = [b for b, entry in metrics.items() if _is_benchmark(entry) and b not in reported]
+    if unreported and tables:
+        parts.append(f"The paper reports no number for {', '.join(unreported)}: only the table below has it.\n")
+    elif unreported:
+        parts.append(f"Nothing to show beside the paper: it reports no number for {', '.join(unreported)}; "
+                     f"the benchmarks it reports are {', '.join(reported)}.\n")
     scoring = ("\nUnder the chiron protocol every item counts: unparseable answers, failed calls and items with an "
                "unusable image (bad images: never sent to the model) are wrong, never dropped.")
-    if any(p not in (None, "chiron") for p, _ in ours):
+    if any(p not in (None, "chiron") for p, _ in protocol_views(metrics)):  # ours holds labels, not protocols
         scoring += (" The reference protocol (the paper's eval code) leaves replies without a final answer out of "
                     "n: its `skipped` counts them.")
     parts += ["## This run\n", _run_table(metrics), scoring + "\n"]

@@ -13,6 +13,31 @@ def metrics(arm: dict) -> dict:
     return arm.get("metrics") or {}
 
 
+def base_metrics(arm: dict) -> dict:
+    """The untrained base model's metrics on the same benchmarks ({} when the arm has none)."""
+    return arm.get("base_metrics") or {}
+
+
+def stage_summary(arm: dict, name: str) -> dict:
+    """A stage's result as the pipeline stored it (`stages.<name>.summary`), {} when the stage did not
+    run or its result is not a dict (train's is a list: `train_stages`)."""
+    found = ((arm.get("stages") or {}).get(name) or {}).get("summary")
+    return found if isinstance(found, dict) else {}
+
+
+def train_stages(arm: dict) -> list[dict]:
+    """The train stage's result: one dict per curriculum stage (stage, samples, optimizer_steps,
+    first_loss, final_loss, adapter, ...); [] when the arm did not train."""
+    found = ((arm.get("stages") or {}).get("train") or {}).get("summary")
+    return [s for s in found if isinstance(s, dict)] if isinstance(found, list) else []
+
+
+def final_loss(arm: dict) -> float | None:
+    """The final training loss of the last curriculum stage."""
+    stages = train_stages(arm)
+    return stages[-1].get("final_loss") if stages else None
+
+
 def views(arm: dict) -> list[tuple[str | None, dict]]:
     """The arm's metrics per scoring protocol: [(protocol or None when none is named, metrics)]."""
     return protocol_views(metrics(arm))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from chiron.eval.report import paper_results
-from chiron.qc.figure4 import ALL, TREND_LABELS, plot_trend_summary, scenario_order
+from chiron.qc.figure4 import ALL, TREND_LABELS, scenario_order
 from chiron.qc.trends import TRENDS
 from chiron.reports import arms as A
 from chiron.reports.document import write_report
@@ -87,6 +87,23 @@ def claim_check(summary: dict, claim: dict) -> str:
             f"(n={b[1]}); this {verdict} the paper's direction ({big} larger).")
 
 
+def trend_panels(summary: dict) -> tuple[dict, dict]:
+    """(panels, counts) for plots.grouped_bars: one panel per trend, x = scenario and "all", one bar
+    per method = its share of paths in percent, each bar labelled with the n of paths it rests on.
+    A method with no path in a scenario gets no bar: a 0 % bar would claim it was measured."""
+    groups = [*summary["scenarios"], ALL]
+    tick = {g: g.replace("_to_", " → ") for g in groups}  # "patient → doctor" wraps at its spaces
+    panels, counts = {}, {}
+    for trend in TRENDS:
+        title = TREND_LABELS[trend]
+        panels[title], counts[title] = {}, {}
+        for method, by_group in summary["methods"].items():
+            found = {g: by_group.get(g) or {"n": 0} for g in groups}
+            panels[title][method] = {tick[g]: 100 * f["shares"][trend] if f["n"] else None for g, f in found.items()}
+            counts[title][method] = {tick[g]: f["n"] or None for g, f in found.items()}
+    return panels, counts
+
+
 def figure4(arms: list[dict], out_dir: str) -> list[str]:
     paper = paper_results()["figure4"]
     sections = [f"## {paper['title']}\n", f"Paper: {paper['note']}\n"]
@@ -96,13 +113,18 @@ def figure4(arms: list[dict], out_dir: str) -> list[str]:
         sections.append("No arm has QC trends (`trends` is null in every summary): nothing to show.")
     else:
         sections += ["### Shares of path-score trends (ours)\n", trend_table(summary), "",
+                     ("Plot: [figure4_trends.png](figure4_trends.png), one panel per trend; each bar is labelled "
+                      "with its share and the n of paths it rests on."), "",
                      claim_check(summary, paper["claim"])]
         unscored = [f"{m}: {n}" for m, n in summary["unscored"].items() if n]
         if unscored:
             sections.append("Paths without scores (no trend): " + ", ".join(unscored) + ".")
         if summary["qc"]:
             sections += ["### Quality control\n", _qc_table(summary)]
-        pngs.append(plot_trend_summary(summary, os.path.join(out_dir, "figure4_trends.png")))
+        panels, counts = trend_panels(summary)
+        title = "Figure 4(a), ours: trends of path scores, " + " vs ".join(summary["methods"])
+        pngs.append(grouped_bars(panels, os.path.join(out_dir, "figure4_trends.png"), title,
+                                 "share of paths (%)", counts))
     return write_report(out_dir, "Figure 4(a): path-score trends, ours", sections, arms, pngs)
 
 

@@ -13,7 +13,7 @@ from chiron.reports.tables import DASH, md_table, setting_text, with_n
 
 def search_stats(arm: dict) -> dict:
     """The search stage's summary.json (chiron/search/runner.py write_summary), or {}."""
-    return ((arm.get("stages") or {}).get("search") or {}).get("summary") or {}
+    return A.stage_summary(arm, "search")
 
 
 def ok_share(arm: dict) -> float | None:

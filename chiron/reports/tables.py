@@ -36,6 +36,25 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def interval(entry: dict | None) -> str:
+    """A 0–1 entry's 95 % interval in percent ("30.0–70.0"), or – when it has none."""
+    low, high = (entry or {}).get("ci_low"), (entry or {}).get("ci_high")
+    return DASH if low is None or high is None else f"{100 * low:.1f}–{100 * high:.1f}"
+
+
+def accuracy_text(entry: dict | None) -> str:
+    """"50.0 % (95 % CI 30.0–70.0, n=22)": a percentage means little at demo scale without its n and
+    interval."""
+    value = (entry or {}).get("accuracy")
+    if value is None:
+        return DASH
+    return f"{100 * value:.1f} % (95 % CI {interval(entry)}, n={entry.get('n', DASH)})"
+
+
+def loss_text(value: float | None) -> str:
+    return DASH if value is None else f"{value:.3f}"
+
+
 def with_n(arm: dict, column: str) -> str:
     """`57.5 (n=200)`: a percentage means little at demo scale without its sample size."""
     value = A.percent(arm, column)
@@ -63,9 +82,7 @@ def detail_table(arms: list[dict], labels: list[str], columns: Sequence[str]) ->
                 found, value = metric_entry(view, column), metric_percent(view, column)
                 if found is None or value is None:
                     continue
-                low, high = found.get("ci_low"), found.get("ci_high")
-                ci = DASH if low is None or high is None else f"{100 * low:.1f}–{100 * high:.1f}"
-                rows.append([label, column, found.get("n", DASH), cell(value), ci]
+                rows.append([label, column, found.get("n", DASH), cell(value), interval(found)]
                             + ([protocol or DASH] if named else []))
     if not rows:
         return "No arm measured any of these columns."
