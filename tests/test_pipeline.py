@@ -45,12 +45,13 @@ def test_store_marks_finished_last_and_sets_results_aside(tmp_path):
 
 
 def test_needed_stages_follow_the_mix_plan_and_the_last_stage():
-    assert needed_stages(compose_config(), "eval") == ALL
+    assert needed_stages(compose_config(), "eval") == [*ALL, "base_eval"]
+    assert needed_stages(compose_config(["pipeline.base_eval=false"]), "eval") == ALL
     assert needed_stages(compose_config(), "mix") == ALL[:6]
     assert needed_stages(compose_config(), "search") == ["part3", "search", "qc"]
     # Table 3 row 1: no Part 3 reasoning in the mix, so no search at all
     no_reasoning = compose_config(["data_mix.drop_sources=[mmrp_part3]"])
-    assert needed_stages(no_reasoning, "eval") == ["part1", "part2", "mix", "train", "eval"]
+    assert needed_stages(no_reasoning, "eval") == ["part1", "part2", "mix", "train", "eval", "base_eval"]
     with pytest.raises(ValueError, match="not a stage"):
         needed_stages(compose_config(), "deploy")
 
@@ -67,6 +68,9 @@ def test_recompute_takes_everything_downstream_along():
 def test_keys_are_shared_exactly_where_inputs_are():
     keys = {qc: stage_keys(compose_config([f"qc={qc}"]), ALL) for qc in ("on", "off")}
     assert {s for s in ALL if keys["on"][s] == keys["off"][s]} == {"part1", "part2", "part3", "search"}
+    # the untrained base's eval reads no stage: one result serves every arm
+    assert stage_keys(compose_config(["qc=off", "curriculum=stage3_only"]), ["base_eval"]) == \
+        stage_keys(compose_config(), ["base_eval"])
     stage3 = stage_keys(compose_config(["curriculum=stage3_only"]), ALL)
     assert {s for s in ALL if stage3[s] == keys["on"][s]} == set(ALL[:6])
     vanilla = stage_keys(compose_config(["search=vanilla"]), ALL)

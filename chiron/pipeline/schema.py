@@ -19,6 +19,7 @@ class StageName(Choice):  # chiron.pipeline.stages.STAGES, in run order
     mix = "mix"
     train = "train"
     eval = "eval"
+    base_eval = "base_eval"
 
 
 @dataclass
@@ -26,3 +27,4 @@ class PipelineConf:
     store_dir: str = MISSING
     last: StageName = MISSING
     recompute: List[StageName] = field(default_factory=list)
+    base_eval: bool = True

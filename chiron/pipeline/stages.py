@@ -5,7 +5,6 @@ job is pointed at its inputs and its store folder. The jobs themselves are the o
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import os
 from typing import Any, Callable
@@ -13,8 +12,8 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from chiron.data_mix.plan import plan_from_config
-from chiron.llm.images import file_sha256
 from chiron.mmrp import part1, part2, part3
+from chiron.utils.hashing import files_digest
 from chiron.utils.jsonl import read_json_file
 
 
@@ -39,11 +38,7 @@ class Stage:
         return int(self.count_retryable(result) or 0) if isinstance(result, dict) else 0
 
     def outputs_digest(self, folder: str) -> str:
-        digest = hashlib.sha256()
-        for relative in self.outputs:
-            path = os.path.join(folder, relative)
-            digest.update(relative.encode() + (file_sha256(path).encode() if os.path.isfile(path) else b"-"))
-        return digest.hexdigest()
+        return files_digest(folder, self.outputs)
 
 
 def _part_errors(result: dict) -> int:
@@ -102,9 +97,15 @@ def _point_eval(cfg: DictConfig, folder: str, upstream: dict[str, str]) -> DictC
     return _with(cfg, folder, {"eval.adapter": final_adapter(upstream["train"])})
 
 
+def _point_base_eval(cfg: DictConfig, folder: str, upstream: dict[str, str]) -> DictConfig:
+    return _with(cfg, folder, {"eval.adapter": None})
+
+
 def final_adapter(train_folder: str) -> str:
     return str(read_json_file(os.path.join(train_folder, "train", "summary.json"))["final_adapter"])
 
+
+EVAL_CONFIG = ("seed", "images", "model", "eval", "benchmarks", "judge", "interns")
 
 # In the order they run. `config` lists what decides each result; upstream keys cover the rest.
 STAGES: dict[str, Stage] = {s.name: s for s in (
@@ -118,8 +119,10 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("qc", "chiron.qc.job:run", ("qc", "search.name"), _point_qc),
     Stage("mix", "chiron.data_mix.job:run", ("seed", "images", "data_mix", "vqa_sets", "qc"), _point_mix),
     Stage("train", "chiron.train.job:run", ("seed", "images", "model", "train", "trainer", "curriculum"), _point_train),
-    Stage("eval", "chiron.eval.job:run", ("seed", "images", "model", "eval", "benchmarks", "judge", "interns"), _point_eval,
-          ("eval/metrics.json",), _eval_failures),
+    Stage("eval", "chiron.eval.job:run", EVAL_CONFIG, _point_eval, ("eval/metrics.json",), _eval_failures),
+    # The untrained base on the same benchmarks: what training is measured against. It reads no
+    # other stage, so every arm of a sweep shares one result.
+    Stage("base_eval", "chiron.eval.job:run", EVAL_CONFIG, _point_base_eval, ("eval/metrics.json",), _eval_failures),
 )}
 
 
@@ -130,7 +133,7 @@ def upstream_of(cfg: DictConfig) -> dict[str, list[str]]:
     mix_from = [name for name, source in (("part1", part1.SOURCE), ("part2", part2.SOURCE), ("search", part3.SOURCE))
                 if source in sources]
     return {"part1": [], "part2": [], "part3": [], "search": ["part3"], "qc": ["search"], "mix": mix_from,
-            "train": ["mix"], "eval": ["train"]}
+            "train": ["mix"], "eval": ["train"], "base_eval": []}
 
 
 def needed_stages(cfg: DictConfig, last: str) -> list[str]:
@@ -150,4 +153,6 @@ def needed_stages(cfg: DictConfig, last: str) -> list[str]:
     visit(last)
     if "search" in needed:
         needed.add("qc")
+    if "eval" in needed and cfg.pipeline.get("base_eval", True):
+        needed.add("base_eval")
     return [name for name in STAGES if name in needed]

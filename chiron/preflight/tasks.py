@@ -11,6 +11,7 @@ from chiron.preflight.config import corpus_needs, path_need
 from chiron.preflight.models import base_model_needs, gpu_needs, group_needs, single_spec_needs, weights_need
 from chiron.preflight.needs import Need
 from chiron.preflight.probes import Probes
+from chiron.search.rule_judge import is_rule_judge
 
 
 def _search_inputs(cfg: DictConfig) -> list[Need]:
@@ -21,7 +22,11 @@ def _search_inputs(cfg: DictConfig) -> list[Need]:
 
 def _search_roles(cfg: DictConfig, probes: Probes) -> list[Need]:
     return (group_needs(cfg, "mentors", "mentor", probes) + group_needs(cfg, "interns", "intern", probes)
-            + single_spec_needs(cfg, "judge.spec", "judge", probes))
+            + _judge(cfg, probes))
+
+
+def _judge(cfg: DictConfig, probes: Probes) -> list[Need]:
+    return [] if is_rule_judge(cfg.judge) else single_spec_needs(cfg, "judge.spec", "judge", probes)
 
 
 def _writer(cfg: DictConfig, part: str, probes: Probes) -> list[Need]:
@@ -128,7 +133,7 @@ def _eval_needs(cfg: DictConfig, probes: Probes, *, adapter_from_pipeline: bool 
     protocols = ev.get("protocol")
     protocols = [protocols] if isinstance(protocols, str) else list(protocols or [])
     if ev.get("judge_open") or "reference" in protocols:
-        needs += single_spec_needs(cfg, "judge.spec", "judge", probes)
+        needs += _judge(cfg, probes)
     own = [n for n in names if n in set(ev.own_path.get("benchmarks") or [])]
     if own:
         needs += group_needs(cfg, "interns", "intern", probes)
@@ -138,7 +143,16 @@ def _eval_needs(cfg: DictConfig, probes: Probes, *, adapter_from_pipeline: bool 
 def _train_needs(cfg: DictConfig, probes: Probes, *, from_pipeline: bool = False, gpus_here: bool = True) -> list[Need]:
     needs = [] if from_pipeline else path_need(
         cfg, "train_inputs.mix_dir", "folder", "the per-stage mix", "set train_inputs.mix_dir=<a build_mix run's mix/ folder>")
-    return needs + base_model_needs(cfg, probes) + (gpu_needs(cfg) if gpus_here else [])
+    return needs + _demo_settings(cfg) + base_model_needs(cfg, probes) + (gpu_needs(cfg) if gpus_here else [])
+
+
+def _demo_settings(cfg: DictConfig) -> list[Need]:
+    """train=demo's learning rate and output-head LoRA suit the random tiny model only: on a real
+    checkpoint they would quietly train something other than the paper's recipe."""
+    if str(cfg.train.get("name")) != "demo" or bool(cfg.model.get("tiny")):
+        return []
+    return [Need(f"train=demo is the tiny demo's training setting, not for model={cfg.model.name}",
+                 "add train=lora (the paper's settings; every paper_scale experiment selects it)")]
 
 
 def _pipeline_needs(cfg: DictConfig, probes: Probes, gpus_here: bool = True) -> list[Need]:
@@ -165,6 +179,7 @@ def _pipeline_needs(cfg: DictConfig, probes: Probes, gpus_here: bool = True) -> 
         "mix": lambda: _vqa_roots(cfg),
         "train": lambda: _train_needs(cfg, probes, from_pipeline=True, gpus_here=gpus_here),
         "eval": lambda: _eval_needs(cfg, probes, adapter_from_pipeline=True),
+        "base_eval": lambda: _eval_needs(cfg, probes, adapter_from_pipeline=True),
     }
     for stage in todo:
         needs += per_stage.get(stage, list)()
