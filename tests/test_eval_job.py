@@ -30,8 +30,9 @@ def _eval(out: Path, *overrides: str) -> subprocess.CompletedProcess:
 
 def test_demo_eval_writes_metrics_tables_and_resumes_without_calls(tmp_path):
     # The demo's tiny intern ends its replies with a final-answer line: extraction and the judge
-    # get exercised, not only the unparseable path a random model would take.
-    _eval(tmp_path, "eval.generator=${interns.models.0}")
+    # get exercised, not only the unparseable path a random model would take. judge=tiny: a model
+    # judge, so its replies are recorded (the default judge=rules asks no model).
+    _eval(tmp_path, "eval.generator=${interns.models.0}", "judge=tiny")
     run = tmp_path / "eval" / "runs" / "e2e" / "eval"
     metrics = json.loads((run / "metrics.json").read_text())["demo"]
     rows = [json.loads(line) for line in (run / "demo" / "predictions.jsonl").read_text().splitlines()]

@@ -5,13 +5,18 @@ per arm holding the summary the reports read, the sweep's group on every run, an
 import pytest
 
 from chiron.pipeline.identity import ArmIdentity
-from chiron.pipeline.tracking import StageTracker, _flat_numbers, artifact_name
+from chiron.pipeline.tracking import StageTracker, artifact_name
+from chiron.utils.loggers import REDACTED, flat_metrics, scrub_secrets
 
 wandb = pytest.importorskip("wandb")
 
 
 def offline_logs(save_dir) -> list[bytes]:
-    """The raw bytes of each offline run's log (protobuf records: strings are stored as they are)."""
+    """The raw bytes of each offline run's log (protobuf records: strings are stored as they are).
+
+    `run.finish()` can return before W&B's service has written the last run's records (the log then
+    holds its header only, now and then): shutting the service down writes them all."""
+    wandb.teardown()
     return [p.read_bytes() for p in sorted((save_dir / "wandb").glob("offline-run-*/run-*.wandb"))]
 
 
@@ -29,10 +34,13 @@ def test_stage_and_arm_runs_offline(tmp_path, monkeypatch):
     tracker.stage("search", "k1", str(stage_folder), {"part3": "p3"}, config, {"cases_ok": 3, "by": {"x": 1}},
                   reused=False)
     tracker.stage("mix", "k2", str(stage_folder), {"search": "k1"}, {}, {}, reused=True)  # logged by its producer
+    for own_run in ("eval", "base_eval"):  # the eval job's own run is the stage's run: no second one
+        tracker.stage(own_run, "k3", str(stage_folder), {"train": "k2"}, {}, {"demo": {"accuracy": 1.0}},
+                      reused=False)
     tracker.arm_summary({"settings": {"qc": False}, "overrides": ["qc=off"], "experiment": "ablation_qc",
                          "stages": {"search": {"key": "k1"}}, "metrics": {"demo": {"accuracy": 0.5, "n": 2}}})
     logs = offline_logs(tmp_path / "wb")
-    assert len(logs) == 2  # the computed stage and the arm; the reused mix logged nothing
+    assert len(logs) == 2  # the computed stage and the arm; the reused mix and the evals logged nothing
     # Offline run folders are named by start second and a random id, so two runs started in the same
     # second sort either way: tell them apart by the stage run's name.
     stage_logs = [log for log in logs if b"qc=off/search" in log]
@@ -44,6 +52,9 @@ def test_stage_and_arm_runs_offline(tmp_path, monkeypatch):
         assert b"ablation_qc-sweep1" in log            # one group for the whole sweep
     assert b"search-k1" in stage_log and b"search-records" in stage_log   # the artifact and its type
     assert b"cases_ok" in stage_log
+    for log in logs:  # the arm, its overrides as {key: value} and the stage key, in every run's config
+        assert b"arm_overrides" in log and b"qc=off" in log
+    assert b"stage_key" in stage_log and b"k1" in stage_log
     assert b"pipeline" in arm_log and b"eval/demo/accuracy" in arm_log
     assert artifact_name("search", "k1") == "search-k1"
 
@@ -55,5 +66,16 @@ def test_no_wandb_no_runs(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_flat_numbers_keeps_numeric_leaves():
-    assert _flat_numbers({"a": {"b": 1, "c": "x", "d": True}, "e": 2.5}) == {"a/b": 1, "e": 2.5}
+def test_flat_metrics_keeps_numeric_leaves():
+    assert flat_metrics({"a": {"b": 1, "c": "x", "d": True}, "e": 2.5}) == {"a/b": 1, "e": 2.5}
+    assert flat_metrics({"demo": {"mics_score": {"mean": 0.5}}}, "eval") == {"eval/demo/mics_score/mean": 0.5}
+
+
+def test_arm_overrides_and_secret_values(monkeypatch):
+    identity = ArmIdentity("ablation_qc", "qc=off,+x=1,~y", "g", ["qc=off", "+x=1", "~y"])
+    assert identity.arm_overrides == {"qc": "off", "x": "1", "y": None}
+    assert identity.stage_config("mix", "k", {"qc": "q"})["stage_key"] == "k"
+    # a value is redacted for what it is, not only for the key it sits under
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-0123456789")
+    config = {"notes": "uses tok-0123456789", "url": "http://h", "k": ["sk-abcdefgh12"], "n": 3}
+    assert scrub_secrets(config) == {"notes": REDACTED, "url": "http://h", "k": [REDACTED], "n": 3}

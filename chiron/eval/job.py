@@ -20,6 +20,7 @@ from chiron.llm.ledger import Ledger
 from chiron.llm.spec import ModelSpec
 from chiron.search.job import intern_prompt, judge_spec, model_specs
 from chiron.search.roles import Scorers
+from chiron.search.rule_judge import build_judge
 from chiron.utils.errors import TaskFailed
 from chiron.utils.jsonl import atomic_write_json, atomic_write_text
 from chiron.utils.loggers import scrub_secrets
@@ -117,13 +118,16 @@ async def _run(cfg: DictConfig, out_dir: str) -> dict:
         def handle(model_spec: ModelSpec, role: str) -> CachedModel:
             return CachedModel(model_spec, pool.get(model_spec), cache, ledger, role)
 
-        judge = handle(judge_spec(cfg.judge), "judge") if ev.judge_open else None
+        def judge_model():
+            return build_judge(cfg.judge, lambda: handle(judge_spec(cfg.judge), "judge"))
+
+        judge = judge_model() if ev.judge_open else None
         own_path = [n for n in names if n in set(ev.own_path.benchmarks or [])]
         scorers = None
         if own_path:
             scorers = Scorers(interns=[handle(s, "intern") for s in model_specs(cfg.interns)],
                               intern_temperatures=[float(t) for t in cfg.interns.temperatures],
-                              judge=judge or handle(judge_spec(cfg.judge), "judge"),
+                              judge=judge or judge_model(),
                               judge_temperature=float(cfg.judge.temperature),
                               intern_prompt=intern_prompt(cfg.interns))
         runner = EvalRunner(model=handle(spec, "model"), temperature=float(ev.temperature),
@@ -216,4 +220,6 @@ def _log_wandb(cfg: DictConfig, rows: dict[str, list[dict]], metrics: dict, out_
     if settings.get("kind") != "wandb":
         return
     config = scrub_secrets({key: _plain(cfg[key]) for key in LOGGED_KEYS if key in cfg})
-    log_eval(settings, str(cfg.run_name), config, rows, metrics, int(cfg.eval.wandb_examples), out_dir)
+    # inside task=pipeline this run is the stage's only one and logs its folder as the stage's artifact
+    log_eval(settings, str(cfg.run_name), config, rows, metrics, int(cfg.eval.wandb_examples), out_dir,
+             stage_folder=run_dir(cfg))

@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from chiron.pipeline.identity import ArmIdentity, arm_identity
+from chiron.pipeline.identity import ArmIdentity, arm_identity, config_literal
 from chiron.pipeline.keys import config_slice, stage_key
 from chiron.pipeline.report import pipeline_settings, run_report_markdown
 from chiron.pipeline.stages import STAGES, Stage, needed_stages, upstream_of
@@ -55,16 +55,16 @@ def run(cfg: DictConfig) -> dict:
             upstream_folders = {dep: folders[dep] for dep in graph[name]}
             if record is None:
                 log.info("[%d/%d] %s: computing into %s", number, len(stages), name, folder)
-                record = _compute(stage, stage.point(_for_stage(cfg, identity, name, key), folder, upstream_folders),
-                                  key, upstream, inputs)
+                record = _compute(stage, stage.point(_for_stage(cfg, identity, name, key, upstream), folder,
+                                                      upstream_folders), key, upstream, inputs)
                 store.mark_finished(name, key, record)
                 reused = False
             elif record.get("retryable_failures"):
                 log.info("[%d/%d] %s: stored in %s with %d failure(s) worth retrying; retrying them", number,
                          len(stages), name, folder, record["retryable_failures"])
                 before = stage.outputs_digest(folder)
-                record = _compute(stage, stage.point(_for_stage(cfg, identity, name, key), folder, upstream_folders),
-                                  key, upstream, inputs)
+                record = _compute(stage, stage.point(_for_stage(cfg, identity, name, key, upstream), folder,
+                                                      upstream_folders), key, upstream, inputs)
                 store.mark_finished(name, key, record)
                 reused = stage.outputs_digest(folder) == before
                 if not reused:
@@ -80,12 +80,13 @@ def run(cfg: DictConfig) -> dict:
                "overrides": identity.overrides, "settings": pipeline_settings(cfg), "stages": done,
                "trends": _read_if(folders.get("qc"), "qc", "trends.json"),
                "metrics": _read_if(folders.get("eval"), "eval", "metrics.json"),
+               "base_metrics": _read_if(folders.get("base_eval"), "eval", "metrics.json"),
                "wall_s": round(time.monotonic() - started, 2)}
     out_dir = os.path.join(run_dir(cfg), "pipeline")
     atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
     report = os.path.join(out_dir, "report.md")
     atomic_write_text(report, run_report_markdown(summary))
-    tracker.arm_summary(summary)
+    tracker.arm_summary(summary, cfg)
     computed = [n for n, s in done.items() if not s["reused"]]
     log.info("pipeline finished in %.0f s: computed %s, reused %s", summary["wall_s"], computed or "nothing",
              [n for n in done if n not in computed] or "nothing")
@@ -139,14 +140,19 @@ def _recompute_set(value: Any, stages: list[str], graph: dict[str, list[str]]) -
     return names & set(stages)
 
 
-def _for_stage(cfg: DictConfig, identity: ArmIdentity, name: str, key: str) -> DictConfig:
-    """The stage's own jobs (training, evaluation) log to W&B in this sweep's group; their run name is
-    the stage and its key, short and stable, so a resumed stage continues its W&B run."""
+def _for_stage(cfg: DictConfig, identity: ArmIdentity, name: str, key: str,
+               upstream: dict[str, str]) -> DictConfig:
+    """The stage's own jobs (training, evaluation) log to W&B in this sweep's group; their run_name is
+    the stage and its key, short and stable, so a resumed stage continues its W&B run (the id). The
+    arm and stage go along as `logger.identity`: every run the job starts carries them in its config
+    and is named `<arm>/<stage>`."""
     out = cfg.copy()
     with open_dict(out):
         out.run_name = f"{name}-{key}"
-        if out.logger.get("kind") == "wandb" and not out.logger.get("group"):
-            out.logger.group = identity.group
+        if out.logger.get("kind") == "wandb":
+            if not out.logger.get("group"):
+                out.logger.group = identity.group
+            out.logger.identity = config_literal(identity.stage_config(name, key, upstream))
     return out
 
 

@@ -1,6 +1,25 @@
 """The pipeline's W&B record: a run per computed stage (job type = the stage) holding the stage's
 config slice, summary and its result as an artifact, and one `pipeline` run per arm holding the
-arm's whole summary (what `experiments/*/report.py` reads from the W&B API).
+arm's whole summary (what `experiments/*/report.py` reads from the W&B API) and its whole composed
+config, secrets scrubbed.
+
+Every run of an arm carries `arm`, `experiment` and `arm_overrides` ({key: value} of the arm's
+overrides) in its config, and a stage's runs also `stage` and `stage_key`, so any chart groups by
+arm or by a swept key (`arm_overrides.qc`). A result computed once and reused by other arms (the
+search of a QC sweep) is logged once, by the arm that computed it, under that arm's identity.
+
+One run per computed stage; the jobs of two stages start W&B runs of their own:
+- eval (and base_eval, keyed on the stage name: OWN_RUN_STAGES): the eval job's own run is the
+  stage's run. It holds the example table, so it also takes the metrics artifact
+  (`log_stage_artifact`) and the tracker starts no second run. base_eval (the untrained base model,
+  computed once for all arms) is a run of its own with `stage: base_eval`, never an arm's eval run.
+- train: a curriculum is up to three fits, each its own Lightning run (`<arm>/train/<curriculum
+  stage>`, its own step axis, resumed by id), so none of them is the whole curriculum's run: the
+  tracker's `train` run holds the adapter artifact and the lineage, the Lightning runs the curves.
+
+Metric names are one scheme across run types: `<stage>/<path in the result>`, flattened by
+`chiron.utils.loggers.flat_metrics`, e.g. `eval/demo/accuracy` and `eval/demo/mics_score/mean` alike
+in the eval run and the arm's `pipeline` run (the base model's: `base_eval/demo/accuracy`).
 
 Artifacts reference the stored files (`file://`) instead of uploading them: search records and
 adapters stay on the machine that made them, W&B keeps their digests and the lineage
@@ -14,17 +33,23 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from chiron.pipeline.identity import ArmIdentity
-from chiron.utils.loggers import scrub_secrets, start_wandb_run, wandb_mode
+from chiron.utils.loggers import flat_metrics, scrub_secrets, start_wandb_run, wandb_mode
 
 log = logging.getLogger(__name__)
 
 # W&B artifact types by stage: the lineage reads search -> dataset -> model -> metrics.
 ARTIFACT_TYPES = {"part1": "dataset", "part2": "dataset", "part3": "dataset", "search": "search-records",
-                  "qc": "qc-report", "mix": "dataset", "train": "model", "eval": "metrics"}
+                  "qc": "qc-report", "mix": "dataset", "train": "model", "eval": "metrics",
+                  "base_eval": "metrics"}
+
+# Stages whose job's own W&B run is the stage's run (the eval job's, chiron/eval/wandb_table.py): it
+# logs the stage's artifact and summary itself, the tracker starts no second run (module docstring).
+OWN_RUN_STAGES = frozenset({"eval", "base_eval"})
 
 
 def artifact_name(stage: str, key: str) -> str:
@@ -51,50 +76,50 @@ class StageTracker:
 
     def stage(self, stage: str, key: str, folder: str, upstream: dict[str, str], config: dict, summary: Any,
               reused: bool) -> None:
-        """Log a computed stage; a reused one was logged by the run that computed it."""
-        if not self.enabled or reused:
+        """Log a computed stage; a reused one was logged by the run that computed it, an OWN_RUN_STAGES
+        one by its job's own run."""
+        if not self.enabled or reused or stage in OWN_RUN_STAGES:
             return
-        import wandb
-
-        run = self._init(stage, f"{self.identity.arm}/{stage}", {"stage": stage, "key": key, "upstream": upstream,
-                                                               **config})
+        run = self._init(stage, f"{self.identity.arm}/{stage}",
+                         {**self.identity.stage_config(stage, key, upstream), **config})
         try:
-            if not run.offline:  # offline W&B cannot look artifacts up (see the module docstring)
-                for dep, dep_key in upstream.items():
-                    run.use_artifact(f"{artifact_name(dep, dep_key)}:latest")
-            artifact = wandb.Artifact(artifact_name(stage, key), type=ARTIFACT_TYPES[stage],
-                                      metadata={"key": key, "upstream": {d: artifact_name(d, k) for d, k in upstream.items()},
-                                                "folder": folder})
-            # Checkpoints can be gigabytes: a training result is identified by its key, not re-hashed.
-            artifact.add_reference(f"file://{os.path.abspath(folder)}", name=stage, checksum=stage != "train",
-                                   max_objects=100_000)
-            run.log_artifact(artifact)
-            for metric, value in _flat_numbers(summary).items():
-                run.summary[f"{stage}/{metric}"] = value
+            log_stage_artifact(run, stage, key, folder, upstream)
+            for metric, value in flat_metrics(summary, stage).items():
+                run.summary[metric] = value
         finally:
             run.finish()
 
-    def arm_summary(self, summary: dict) -> None:
+    def arm_summary(self, summary: dict, cfg: DictConfig | None = None) -> None:
+        """The arm's `pipeline` run: its summary, and (`composed`) the whole resolved config it ran with."""
         if not self.enabled:
             return
-        run = self._init("pipeline", self.identity.arm, {"settings": summary["settings"],
+        composed = OmegaConf.to_container(cfg, resolve=True) if cfg is not None else None
+        run = self._init("pipeline", self.identity.arm, {**self.identity.run_config(), "stage": "pipeline",
+                                                          "settings": summary["settings"],
                                                           "overrides": summary["overrides"],
-                                                          "experiment": summary["experiment"],
-                                                          "stage_keys": {n: s["key"] for n, s in summary["stages"].items()}})
+                                                          "stage_keys": {n: s["key"] for n, s in summary["stages"].items()},
+                                                          "composed": composed})
         try:
             run.summary["pipeline"] = scrub_secrets(summary)
-            for metric, value in _flat_numbers(summary.get("metrics") or {}).items():
-                run.summary[f"eval/{metric}"] = value
+            # named as the eval job's own runs name them (`eval/...`; the base model's `base_eval/...`)
+            for stage, key in (("eval", "metrics"), ("base_eval", "base_metrics")):
+                for metric, value in flat_metrics(summary.get(key) or {}, stage).items():
+                    run.summary[metric] = value
         finally:
             run.finish()
 
 
-def _flat_numbers(value: Any, prefix: str = "", depth: int = 3) -> dict[str, float]:
-    """Numeric leaves of a nested summary as "a/b/c" keys (a few levels deep: enough for the charts)."""
-    out: dict[str, float] = {}
-    if isinstance(value, dict) and depth:
-        for k, v in value.items():
-            out.update(_flat_numbers(v, f"{prefix}{re.sub(r'[^A-Za-z0-9_.-]', '_', str(k))}/", depth - 1))
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        out[prefix.rstrip("/")] = value
-    return out
+def log_stage_artifact(run: Any, stage: str, key: str, folder: str, upstream: dict[str, str]) -> None:
+    """The stage's result as an artifact of `run`: a reference to its folder, with its upstream stages."""
+    import wandb
+
+    if not run.offline:  # offline W&B cannot look artifacts up (see the module docstring)
+        for dep, dep_key in upstream.items():
+            run.use_artifact(f"{artifact_name(dep, dep_key)}:latest")
+    artifact = wandb.Artifact(artifact_name(stage, key), type=ARTIFACT_TYPES[stage],
+                              metadata={"key": key, "upstream": {d: artifact_name(d, k) for d, k in upstream.items()},
+                                        "folder": folder})
+    # Checkpoints can be gigabytes: a training result is identified by its key, not re-hashed.
+    artifact.add_reference(f"file://{os.path.abspath(folder)}", name=stage, checksum=stage != "train",
+                           max_objects=100_000)
+    run.log_artifact(artifact)

@@ -26,7 +26,7 @@ from chiron.train.model import LoraConfig, ModelConfig, add_lora, continue_lora,
 from chiron.train.module import LoRAFineTune, OptimConfig
 from chiron.train.trainer import build_trainer, resume_checkpoint
 from chiron.utils.jsonl import apply_umask, atomic_write_json, read_json_if_complete
-from chiron.utils.loggers import lightning_logger
+from chiron.utils.loggers import display_name, lightning_logger
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,9 @@ def _train_stage(settings: TrainSettings, name: str, path: str, stage_dir: str, 
 
     os.makedirs(stage_dir, exist_ok=True)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
-    logger = lightning_logger(settings.logger, name=f"{run_name}/{name}", run_id=f"{run_name}-{name}",
-                              save_dir=stage_dir, job_type="train", group=run_name)
+    # named <arm>/train/<stage> inside task=pipeline (its config holds the arm: chiron/utils/loggers.py)
+    logger = lightning_logger(settings.logger, name=display_name(settings.logger, f"{run_name}/{name}", name),
+                              run_id=f"{run_name}-{name}", save_dir=stage_dir, job_type="train", group=run_name)
     trainer = build_trainer(settings.trainer, stage_dir, epochs=settings.epochs_per_stage,
                             grad_clip=settings.grad_clip, checkpoint_every=settings.checkpoint_every,
                             micro_batch=settings.micro_batch, logger=logger, progress=settings.progress,
@@ -120,8 +121,10 @@ def _train_stage(settings: TrainSettings, name: str, path: str, stage_dir: str, 
     steps = data.optimizer_steps(trainer.world_size) * settings.epochs_per_stage
     module = LoRAFineTune(model, settings.optim, total_steps=steps)
     if logger and trainer.is_global_zero:
-        logger.log_hyperparams({**(config_to_log or {}), "stage": name, "stage_data": data.measured.summary(
-            len(data.samples)), "optimizer_steps": steps, "accumulate": accumulate, **trainable_summary(model)})
+        # `stage` is the pipeline stage (train) in every run of an arm: the curriculum's own stage is apart
+        logger.log_hyperparams({**(config_to_log or {}), "curriculum_stage": name,
+                                "stage_data": data.measured.summary(len(data.samples)), "optimizer_steps": steps,
+                                "accumulate": accumulate, **trainable_summary(model)})
     resume_from = resume_checkpoint(stage_dir, name, move_aside=trainer.is_global_zero)
     m = data.measured
     log.info("stage %s: %d of %d samples kept (%s; %d truncated, %d dropped too long, %d dropped for a bad image), "
@@ -135,7 +138,8 @@ def _train_stage(settings: TrainSettings, name: str, path: str, stage_dir: str, 
     record = {"stage": name, "data": path, "adapter": os.path.join(stage_dir, ADAPTER_DIR),
               "optimizer_steps": steps, "accumulate": accumulate, "world_size": trainer.world_size,
               "seconds_this_run": round(time.time() - started, 2), "continued_from": previous,
-              "final_loss": _metric(trainer, "train/loss"), **data.measured.summary(len(data.samples)),
+              **step_losses(module.micro_losses, accumulate, resumed=resume_from is not None),
+              **data.measured.summary(len(data.samples)),
               "sources": data.sources(), **trainable_summary(model)}
     if trainer.is_global_zero:
         _save_stage(model, processor, stage_dir, record, settings.save_merged)
@@ -162,6 +166,11 @@ def _save_stage(model: Any, processor: Any, stage_dir: str, record: dict, save_m
     atomic_write_json(os.path.join(stage_dir, STAGE_DONE), record)
 
 
-def _metric(trainer: Any, key: str) -> float | None:
-    value = trainer.callback_metrics.get(key)
-    return None if value is None else round(float(value), 6)
+def step_losses(micro_losses: list[float], accumulate: int, resumed: bool) -> dict:
+    """{first_loss, final_loss}: the mean loss over the micro-batches of the stage's first and of its
+    last optimizer step. A resumed stage did not see its first step in this process: no first_loss."""
+    if not micro_losses:
+        return {"first_loss": None, "final_loss": None}
+    n = max(1, min(accumulate, len(micro_losses)))
+    first = None if resumed else round(sum(micro_losses[:n]) / n, 6)
+    return {"first_loss": first, "final_loss": round(sum(micro_losses[-n:]) / n, 6)}

@@ -4,7 +4,7 @@ logger has no W&B settings, so `logger=csv logger.mode=offline` is refused inste
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
 
@@ -37,3 +37,6 @@ class WandbLoggerConf(LoggerConf):
     group: Optional[str] = MISSING
     save_dir: str = MISSING
     tags: List[str] = field(default_factory=list)
+    # Set by task=pipeline for each stage's job, never by hand: {arm, experiment, arm_overrides, stage,
+    # stage_key, upstream}, put into the config of every W&B run the job starts (chiron/utils/loggers.py).
+    identity: Optional[Dict[str, Any]] = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import netrc
@@ -16,14 +17,86 @@ _SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|passwd|authorizati
 REDACTED = "<redacted>"
 
 
+# Values that look like keys wherever they sit, e.g. pulled in by `${oc.env:...}` under an innocent
+# name: common key formats, and the value of any environment variable named like a secret.
+_SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{16,}"
+                           r"|AKIA[0-9A-Z]{16}|xox[abpr]-[A-Za-z0-9-]{10,})|Bearer\s+\S{8,}")
+_SECRET_ENV = re.compile(r"(key|token|secret|password|passwd|credentials?)$", re.IGNORECASE)
+
+
 def scrub_secrets(obj: Any) -> Any:
-    """A copy of a plain (nested dict/list) config with secret-looking values replaced."""
+    """A copy of a plain (nested dict/list) config with secret-looking values replaced: values under
+    secret-looking keys, and any string that looks like a key or holds a secret environment value."""
+    env_secrets = [v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8]
+    return _scrub(obj, env_secrets)
+
+
+def _scrub(obj: Any, env_secrets: list[str]) -> Any:
     if isinstance(obj, dict):
-        return {k: (REDACTED if _SECRET_KEY.search(str(k)) and obj[k] not in (None, "") else scrub_secrets(v))
+        return {k: (REDACTED if _SECRET_KEY.search(str(k)) and v not in (None, "") else _scrub(v, env_secrets))
                 for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [scrub_secrets(v) for v in obj]
+    if isinstance(obj, (list, tuple)):
+        return [_scrub(v, env_secrets) for v in obj]
+    if isinstance(obj, str) and (_SECRET_VALUE.search(obj) or any(s in obj for s in env_secrets)):
+        return REDACTED
     return obj
+
+
+# -- What every W&B run of a pipeline arm carries ----------------------------------------------------
+
+
+def flat_metrics(value: Any, prefix: str = "", depth: int = 6) -> dict[str, float]:
+    """Numeric leaves of a nested summary as "<prefix>/a/b/c" keys (a few levels deep: enough for the
+    charts). The one flattening of every W&B run type: the eval job's run, a stage run and the arm's
+    `pipeline` run all name a quantity alike, e.g. `eval/demo/accuracy`, `eval/demo/mics_score/mean`,
+    `eval/demo/protocols/reference/accuracy` (eval/<benchmark>/<path in metrics.json>)."""
+    out: dict[str, float] = {}
+    if isinstance(value, dict) and depth:
+        for k, v in value.items():
+            key = re.sub(r"[^A-Za-z0-9_.-]", "_", str(k))
+            out.update(flat_metrics(v, f"{prefix}/{key}" if prefix else key, depth - 1))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        out[prefix] = value
+    return out
+
+
+def run_identity(settings: dict) -> dict:
+    """The arm and stage a stage job's W&B runs belong to (`logger.identity`, set by task=pipeline):
+    {arm, experiment, arm_overrides, stage, stage_key, upstream}; {} for a job run on its own."""
+    return dict(settings.get("identity") or {})
+
+
+def display_name(settings: dict, standalone: str, part: str | None = None) -> str:
+    """A run's W&B name: `<arm>/<stage>[/<part>]` for a pipeline stage's job, so an arm's runs sort
+    together (the stage key is in its config), else `standalone`."""
+    identity = run_identity(settings)
+    if not identity:
+        return standalone
+    return "/".join([str(identity["arm"]), str(identity["stage"])] + ([part] if part else []))
+
+
+@contextlib.contextmanager
+def staged_in_run_folder(run: Any):
+    """Stage the files of artifacts logged meanwhile (a table's images) inside the run's own folder.
+
+    W&B copies them to a staging folder until they are uploaded, by default the user's data folder
+    (`~/.local/share/wandb`), outside the run folder that `wandb sync` is pointed at; it reads the
+    folder from WANDB_DATA_DIR each time it stages a file.
+    """
+    import wandb
+
+    if not isinstance(run, wandb.Run) or getattr(run, "disabled", False):
+        yield
+        return
+    previous = os.environ.get("WANDB_DATA_DIR")
+    os.environ["WANDB_DATA_DIR"] = os.path.join(os.path.dirname(run.dir), "staging")
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("WANDB_DATA_DIR", None)
+        else:
+            os.environ["WANDB_DATA_DIR"] = previous
 
 
 def wandb_key_configured() -> bool:
@@ -67,8 +140,13 @@ def lightning_logger(settings: dict, name: str, run_id: str, save_dir: str, job_
         name=name, id=re.sub(r"[^A-Za-z0-9_-]", "-", run_id)[-128:], resume="allow", project=settings.get("project"),
         entity=settings.get("entity"), save_dir=wandb_dir, mode=wandb_mode(settings.get("mode")),
         group=settings.get("group") or group, job_type=job_type, tags=list(settings.get("tags") or []),
-        settings=quiet_wandb_settings(),
+        settings=quiet_wandb_settings(), config=scrub_secrets(run_identity(settings)),
     )
+
+
+# The x axis of every training chart: Lightning logs it with each metric. Each curriculum stage is its
+# own fit and run, counting from 0, so the same stage of two arms lines up step for step.
+TRAIN_STEP_METRIC = "trainer/global_step"
 
 
 # -- W&B on the console: silent runs, one line per job ---------------------------------------------
@@ -214,6 +292,11 @@ def _quiet_wandb_logger_class() -> type:
                 raise
             if not started:
                 announce_wandb_run(run, self._wandb_init.get("group"))
+                # Lightning defines "*" against its step already; said here so the charts do not
+                # depend on that (and a run's record shows it)
+                if hasattr(run, "define_metric"):
+                    run.define_metric(TRAIN_STEP_METRIC)
+                    run.define_metric("train/*", step_metric=TRAIN_STEP_METRIC, step_sync=True)
             return run
 
     QuietWandbLogger.__qualname__ = "QuietWandbLogger"  # pickled by name: see the module's __getattr__
