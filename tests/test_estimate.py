@@ -17,8 +17,9 @@ ROLES = ("mentor", "intern", "judge")
 
 
 def _estimate(tmp_path, *overrides):
+    # judge=tiny: a model judge, so its calls are counted (judge=rules, the default, makes none)
     cfg = compose_config(["task=estimate", f"paths.output_dir={tmp_path}", f"+paths.run_dir={tmp_path / 'run'}",
-                          "progress=false", *overrides])
+                          "progress=false", "judge=tiny", *overrides])
     result = run_task(cfg)
     assert json.loads((tmp_path / "run" / "estimate.json").read_text())["rows"] == result["rows"]
     return result

@@ -60,7 +60,7 @@ def test_every_experiment_is_documented_and_composes():
             assert any(w in text for w in ("Table", "Figure", "spec §7")), name  # and what it reproduces
         cfg = compose_experiment(name, PAPER_DATA)
         assert cfg.task == "pipeline"
-        assert needed_stages(cfg, "eval")[-2:] == ["train", "eval"]
+        assert needed_stages(cfg, "eval")[-3:] == ["train", "eval", "base_eval"]
 
 
 def test_paper_experiments_use_the_papers_models():

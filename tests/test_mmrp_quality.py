@@ -220,7 +220,7 @@ def test_job_switch_off_makes_no_checker_call(part1_job):
 def test_job_checker_can_be_another_model(part1_job):
     writer = ScriptedBackend("writer", lambda r: qa_reply(1))
     judge = ScriptedBackend("tiny-judge", lambda r: "Yes")
-    summary = part1_job(["mmrp.part1.quality.checker=${judge.spec}"], writer=writer, **{"tiny-judge": judge})
+    summary = part1_job(["judge=tiny", "mmrp.part1.quality.checker=${judge.spec}"], writer=writer, **{"tiny-judge": judge})
     assert writer.calls == 3 and judge.calls == 3 and summary["pairs"] == 3
     assert summary["quality_check"]["checkers"] == ["tiny-judge"]
 

@@ -86,9 +86,17 @@ def test_a_missing_benchmark_copy_names_the_variable_and_the_key(tmp_path, monke
 def test_an_uncached_hub_model_offline_is_one_need(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    needs = _needs(tmp_path, "task=train", "model=internvl3_2b")
+    needs = _needs(tmp_path, "task=train", "train=lora", "model=internvl3_2b")
     assert len(needs) == 1
     assert "OpenGVLab/InternVL3-2B-hf is not in the local Hugging Face cache and HF_HUB_OFFLINE is set" in needs[0].what
+
+
+def test_demo_training_settings_are_refused_on_a_real_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    text = _text(_needs(tmp_path, "task=train", "model=internvl3_2b"))  # train=demo is the default
+    assert "train=demo is the tiny demo's training setting, not for model=internvl3_2b" in text
+    assert "add train=lora" in text
 
 
 def test_a_missing_vqa_copy_names_the_variable(tmp_path, monkeypatch):

@@ -40,7 +40,8 @@ PREFIXES = (
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo's config, with the tiny models built in a fresh folder."""
-    return compose_config([f"paths.tiny_model_dir={tmp_path_factory.mktemp('tiny_models')}"])
+    # judge=tiny: the primed judge model (the demo itself judges with judge=rules)
+    return compose_config([f"paths.tiny_model_dir={tmp_path_factory.mktemp('tiny_models')}", "judge=tiny"])
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from conftest import ROOT, compose_config
 
 
 def _settings(tmp_path, tiny_path, *overrides):
-    cfg = compose_config(["task=train", "logger=csv", "progress=false", f"paths.output_dir={tmp_path}",
+    cfg = compose_config(["task=train", "train=lora", "logger=csv", "progress=false", f"paths.output_dir={tmp_path}",
                           f"model.name_or_path={tiny_path}", "train.num_workers=0", *overrides])
     return cfg, settings_from_config(cfg)
 
@@ -161,7 +161,7 @@ def test_global_batch_must_divide(tmp_path, tiny_tokenizer_path):
 
 def test_every_model_config_composes_into_settings():
     for name in ("tiny", "internvl3_1b", "internvl3_2b", "internvl3_8b", "qwen2_5_vl_7b", "qwen2_vl_7b"):
-        settings = settings_from_config(compose_config(["task=train", f"model={name}"]))
+        settings = settings_from_config(compose_config(["task=train", "train=lora", f"model={name}"]))
         assert settings.lora.rank == 16 and settings.optim.lr == 4e-5 and settings.global_batch == 16
         assert settings.max_length == 8192 and settings.epochs_per_stage == 1
     for curriculum, stages in {"three_stage": ["stage1", "stage2", "stage3"], "stage1": ["stage1"],
@@ -197,7 +197,7 @@ def test_wandb_offline_gets_metrics_and_config_without_secrets(tmp_path, tiny_to
 
 
 def test_train_task_runs_and_a_rerun_resumes(tmp_path, tiny_tokenizer_path):
-    command = [sys.executable, "run.py", "task=train", "model=tiny", "curriculum=three_stage", "logger=csv",
+    command = [sys.executable, "run.py", "task=train", "train=lora", "model=tiny", "curriculum=three_stage", "logger=csv",
                f"paths.output_dir={tmp_path}", f"model.name_or_path={tiny_tokenizer_path}", "run_name=r",
                "progress=false"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

@@ -59,7 +59,7 @@ ModelCheckpoint.on_train_batch_start = _hold
 
 def _command(out, tiny_path, run_name):
     # Default workers (train.num_workers=2): their seeds are part of what must resume.
-    return [sys.executable, "run.py", "task=train", "model=tiny", "logger=csv", "progress=false",
+    return [sys.executable, "run.py", "task=train", "train=lora", "model=tiny", "logger=csv", "progress=false",
             f"paths.output_dir={out}", f"model.name_or_path={tiny_path}", f"run_name={run_name}", *STAGE]
 
 
@@ -168,7 +168,7 @@ def test_killed_ddp_stage_resumes_every_rank_to_the_weights_of_an_uninterrupted_
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(HOLD_HOOK)
-    overrides = ["task=train", "model=tiny", "logger=csv", "progress=false", f"model.name_or_path={tiny_tokenizer_path}",
+    overrides = ["task=train", "train=lora", "model=tiny", "logger=csv", "progress=false", f"model.name_or_path={tiny_tokenizer_path}",
                  *STAGE, "train.micro_batch=1", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
                  "trainer.precision=32-true"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

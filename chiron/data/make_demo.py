@@ -36,6 +36,9 @@ Adding the corpus leaves cases.jsonl, bad_cases.jsonl and their images byte-iden
 only add files, and the generators those images come from are unchanged.
 Moving the case text into demo/source left every output file byte-identical, which
 tests/test_demo_generator.py keeps checking.
+
+Over 300 lines: reading and checking the case data, the edge cases a real corpus has, and writing
+records, corpus and README; the drawing is in drawing.py and demo_images.py.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ denominator, and its count is reported as `skipped` beside the accuracy.
 metrics.json holds, per benchmark, the primary protocol's metrics at the top level (with
 `protocol` naming it) and every protocol's under `protocols` ({name: metrics}); `protocol_view`
 gives one protocol's metrics in the shape of the top level, for any table that reads it.
+
+Over 300 lines: the metrics tables, the protocol table and the paper comparison share their row
+formats.
 """
 
 from __future__ import annotations

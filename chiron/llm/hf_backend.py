@@ -12,6 +12,9 @@ Decoding parameters are always passed explicitly. `generate` fills every paramet
 `None` from the checkpoint's own `generation_config.json` (and then from library defaults such as
 top_k=50), so a checkpoint shipping e.g. `top_k=1` would otherwise silently turn temperature
 sampling into greedy decoding.
+
+Over 300 lines: loading, micro-batching, explicit decoding and per-request sampling are one backend;
+splitting them would spread one generate call over several files.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ exception messages.
 A refusal (401/403: the key; 404: the model) is final for that key or model: the first one is
 remembered and every later call fails at once without a request. Until the endpoint has answered
 once, calls go out one at a time, so a bad key costs one request, not one per call in flight.
+
+Over 300 lines: request building, retries, rate limits, failure kinds and usage accounting of one
+endpoint client, each small and read together.
 """
 
 from __future__ import annotations

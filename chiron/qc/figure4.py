@@ -81,11 +81,13 @@ def plot_trend_summary(summary: dict, path_png: str) -> str:
             xs = [k - 0.4 + width * (i + 0.5) for k in present]
             label = f"{method} (n={by_group[ALL]['n']})" if trend == TRENDS[0] else None
             bars = ax.bar(xs, heights, width, label=label, color=f"C{i}")
-            ax.bar_label(bars, labels=[f"{h:.0%}" for h in heights], fontsize=7, padding=1)
+            # n under each share: a 100 % bar on one path must not read like one on fifty
+            ns = [by_group[groups[k]]["n"] for k in present]
+            ax.bar_label(bars, labels=[f"{h:.0%}\nn={n}" for h, n in zip(heights, ns)], fontsize=6, padding=1)
         ax.set_title(TREND_LABELS[trend])
         ax.set_xticks(range(len(groups)), [g.replace("_to_", "→\n") for g in groups], fontsize=8)
         ax.set_xlim(-0.6, len(groups) - 0.4)
-        ax.set_ylim(0, 1.1)
+        ax.set_ylim(0, 1.2)  # room for the two-line labels
         ax.grid(axis="y", alpha=0.3)
     for ax in axes[::2]:
         ax.set_ylabel("share of paths")

@@ -7,6 +7,9 @@ the reasoning steps and replies from the constants below. Dollars use each model
 a model with no price is "local" and costs 0. Options, all optional (`+estimate.KEY=VALUE`):
 cases (estimate for N cases; needed when data.path does not exist yet), full_score_rate,
 economy_run_share, rule_share, vanilla_steps (call_count.Guesses), image_tokens, step_tokens.
+
+Over 300 lines: the cost model (token sizes per role, scenarios, prices) and its report belong
+together so a change to one is checked against the other.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ gets exercised. Knobs:
 
 Start it from Python with :func:`running_server`, or from a shell with
 ``python -m chiron.testing.fake_openai --port 8000``.
+
+Over 300 lines: a test server that mimics a provider closely enough (streaming off, usage, cached
+prefixes, failures on demand) for the real client to be tested against it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Experiment loggers from `conf/logger/`: W&B that never prompts, CSV, or none; configs scrubbed of secrets."""
+"""Experiment loggers from `conf/logger/`: W&B that never prompts, CSV, or none; configs scrubbed of secrets.
+
+Over 300 lines: every W&B and Lightning logger concern (quiet start, one console line, secret
+scrubbing, metric names) in one place, so no job builds a run its own way.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,9 @@ stays in the benchmark (and its denominator) and the runner marks it `bad_image`
 model. An image path that leaves its root (`..`, an absolute path elsewhere, a symlink out) is kept
 unopened with the reason in `meta["refused_images"]` ({path: reason}, `images_in_root`), which the
 runner reports the same way.
+
+Over 300 lines: the item schema, the shared readers and the checks every loader relies on, kept
+together so the loaders stay small.
 """
 
 from __future__ import annotations
