@@ -245,6 +245,24 @@ def test_a_sample_does_not_depend_on_the_batch_it_lands_in(tiny_dir, image_path)
     assert len({d.text for d in draws}) > 1
 
 
+def test_a_requests_seed_depends_on_contents_never_on_paths(tmp_path, image_path):
+    from chiron.llm.hf_backend import request_seed
+
+    copy = tmp_path / "elsewhere" / "scan.png"
+    copy.parent.mkdir()
+    shutil.copy(image_path, copy)
+    here = _request("Describe the lesion.", HOT, (image_path,), index=1)
+    moved = ChatRequest(model="/another/clone/tiny", messages=(Message("user", "Describe the lesion.", (str(copy),)),),
+                        sampling=HOT, sample_index=1)
+    # a clone in another folder (model and image paths differ) draws the same sample ...
+    assert request_seed(3, "tiny-intern-a", here) == request_seed(3, "tiny-intern-a", moved)
+    # ... while another draw, model or prompt draws another
+    seed = request_seed(3, "tiny-intern-a", here)
+    assert seed != request_seed(3, "tiny-intern-a", _request("Describe the lesion.", HOT, (image_path,), index=2))
+    assert seed != request_seed(3, "tiny-intern-b", here)
+    assert seed != request_seed(3, "tiny-intern-a", _request("Describe it.", HOT, (image_path,), index=1))
+
+
 def test_closed_backend_and_bad_image_fail_cleanly(tiny_dir, tmp_path):
     backend = HFBackend(_spec(tiny_dir))
     broken = tmp_path / "broken.png"

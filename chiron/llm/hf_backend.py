@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from chiron.llm.images import check_image, load_rgb
+from chiron.llm.images import check_image, file_sha256, load_rgb
 from chiron.llm.microbatch import MicroBatcher
 from chiron.llm.spec import ModelSpec
 from chiron.llm.tiny import RECIPE as TINY_RECIPE
@@ -132,7 +132,7 @@ class HFBackend:
         torch = self._torch
         inputs = self._encode(group)
         plan = decoding_plan(sampling)
-        seeds = [request_seed(self.spec.seed, r) if plan.do_sample else None for r in group]
+        seeds = [request_seed(self.spec.seed, self.spec.name, r) if plan.do_sample else None for r in group]
         extra = {}
         if plan.do_sample:
             from transformers import LogitsProcessorList
@@ -219,11 +219,14 @@ def decoding_plan(sampling: Sampling) -> DecodingPlan:
                         top_k=max(0, int(sampling.top_k)), max_new_tokens=sampling.max_tokens)
 
 
-def request_seed(spec_seed: int, request: ChatRequest) -> int:
-    """The seed of one request's own sampling stream: its messages, model, sample_index and sampling
-    seed, and the spec's seed. The same request gives the same sample in any batch, at any load; a
-    new sample_index gives a fresh draw."""
-    key = repr((spec_seed, request.sampling.seed, request.sample_index, request.model, request.messages))
+def request_seed(spec_seed: int, spec_name: str, request: ChatRequest) -> int:
+    """The seed of one request's own sampling stream: its messages (images by their contents),
+    sample_index and sampling seed, and the spec's name and seed. The same request gives the same
+    sample in any batch, at any load; a new sample_index gives a fresh draw. No file path enters it
+    (the model's folder, an image's), so a clone in another folder draws the same samples."""
+    turns = tuple((m.role, m.text, tuple(file_sha256(p) for p in m.images), m.inline_images)
+                  for m in request.messages)
+    key = repr((spec_seed, spec_name, request.sampling.seed, request.sample_index, turns))
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") & (2**63 - 1)
 
 
