@@ -89,7 +89,9 @@ def _part3_samples(cfg: DictConfig, screen: ImageScreen | None = None) -> tuple[
     path, method = str(inputs.part3_records), str(inputs.part3_method)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"mmrp_part3: no search records at {path} (mix_inputs.part3_records)")
-    records = read_latest(path, "rid")  # one per case, even in a file an older version wrote twice
+    # one per case, even in a file an older version wrote twice; in case order, because the search
+    # writes cases as they finish (timing) and the mix's order is the training order
+    records = sorted(read_latest(path, "rid"), key=lambda r: str(r.get("rid")))
     methods = {r.get("method") for r in records}
     if records and methods != {method}:
         raise ValueError(f"mix_inputs.part3_records holds {sorted(map(str, methods))} search records but "
