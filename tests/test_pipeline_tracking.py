@@ -5,8 +5,9 @@ per arm holding the summary the reports read, the sweep's group on every run, an
 import pytest
 
 from chiron.pipeline.identity import ArmIdentity
-from chiron.pipeline.tracking import StageTracker, artifact_name
+from chiron.pipeline.tracking import StageTracker
 from chiron.utils.loggers import REDACTED, flat_metrics, scrub_secrets
+from chiron.utils.stage_artifacts import artifact_name
 
 wandb = pytest.importorskip("wandb")
 

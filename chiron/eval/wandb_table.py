@@ -10,8 +10,16 @@ from __future__ import annotations
 import os
 import re
 
-from chiron.utils.loggers import (display_name, flat_metrics, run_identity, scrub_secrets,
-                                  staged_in_run_folder, start_wandb_run, wandb_mode)
+from chiron.utils.loggers import (
+    display_name,
+    flat_metrics,
+    run_identity,
+    scrub_secrets,
+    staged_in_run_folder,
+    start_wandb_run,
+    wandb_mode,
+)
+from chiron.utils.stage_artifacts import log_stage_artifact
 
 COLUMNS = ["benchmark", "id", "subject", "question", "image", "reasoning", "answer", "gold", "verdict"]
 
@@ -47,9 +55,7 @@ def log_eval(settings: dict, run_name: str, config: dict, rows: dict[str, list[d
         for benchmark, m in metrics.items():
             run.summary[f"{stage}/{benchmark}/protocol"] = m.get("protocol", "chiron")
         if identity and stage_folder is not None:
-            from chiron.pipeline.tracking import log_stage_artifact
-
-            log_stage_artifact(run, stage, identity["stage_key"], stage_folder, identity["upstream"])
+            log_stage_artifact(run, stage, identity["stage_key"], stage_folder, identity["upstream"], "metrics")
     finally:
         run.finish()
 

@@ -39,6 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from chiron.pipeline.identity import ArmIdentity
 from chiron.utils.loggers import flat_metrics, scrub_secrets, start_wandb_run, wandb_mode
+from chiron.utils.stage_artifacts import log_stage_artifact
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,6 @@ ARTIFACT_TYPES = {"part1": "dataset", "part2": "dataset", "part3": "dataset", "s
 # Stages whose job's own W&B run is the stage's run (the eval job's, chiron/eval/wandb_table.py): it
 # logs the stage's artifact and summary itself, the tracker starts no second run (module docstring).
 OWN_RUN_STAGES = frozenset({"eval", "base_eval"})
-
-
-def artifact_name(stage: str, key: str) -> str:
-    return f"{stage}-{key}"
 
 
 class StageTracker:
@@ -83,7 +80,7 @@ class StageTracker:
         run = self._init(stage, f"{self.identity.arm}/{stage}",
                          {**self.identity.stage_config(stage, key, upstream), **config})
         try:
-            log_stage_artifact(run, stage, key, folder, upstream)
+            log_stage_artifact(run, stage, key, folder, upstream, ARTIFACT_TYPES[stage])
             for metric, value in flat_metrics(summary, stage).items():
                 run.summary[metric] = value
         finally:
@@ -107,19 +104,3 @@ class StageTracker:
                     run.summary[metric] = value
         finally:
             run.finish()
-
-
-def log_stage_artifact(run: Any, stage: str, key: str, folder: str, upstream: dict[str, str]) -> None:
-    """The stage's result as an artifact of `run`: a reference to its folder, with its upstream stages."""
-    import wandb
-
-    if not run.offline:  # offline W&B cannot look artifacts up (see the module docstring)
-        for dep, dep_key in upstream.items():
-            run.use_artifact(f"{artifact_name(dep, dep_key)}:latest")
-    artifact = wandb.Artifact(artifact_name(stage, key), type=ARTIFACT_TYPES[stage],
-                              metadata={"key": key, "upstream": {d: artifact_name(d, k) for d, k in upstream.items()},
-                                        "folder": folder})
-    # Checkpoints can be gigabytes: a training result is identified by its key, not re-hashed.
-    artifact.add_reference(f"file://{os.path.abspath(folder)}", name=stage, checksum=stage != "train",
-                           max_objects=100_000)
-    run.log_artifact(artifact)
