@@ -179,9 +179,9 @@ def _pipeline_needs(cfg: DictConfig, probes: Probes, gpus_here: bool = True) -> 
         "mix": lambda: _vqa_roots(cfg),
         "train": lambda: _train_needs(cfg, probes, from_pipeline=True, gpus_here=gpus_here),
         "eval": lambda: _eval_needs(cfg, probes, adapter_from_pipeline=True),
-        "base_eval": lambda: _eval_needs(cfg, probes, adapter_from_pipeline=True),
     }
-    for stage in todo:
+    # base_eval asks the same model, judge and benchmarks as eval: its checks are eval's, made once
+    for stage in dict.fromkeys("eval" if s == "base_eval" else s for s in todo):
         needs += per_stage.get(stage, list)()
     return needs
 
