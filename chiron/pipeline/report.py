@@ -16,7 +16,7 @@ from chiron.qc.job import FIGURE_PNG, TRENDS_JSON
 from chiron.reports import arms as A
 from chiron.reports.tables import DASH, accuracy_text, cell, difference, interval, loss_text, md_table, signed
 from chiron.search.job import judge_spec, model_specs
-from chiron.search.rule_judge import is_rule_judge, rule_judge
+from chiron.search.rule_judge import is_rule_judge
 from chiron.search.runner import RECORDS
 from chiron.vqa_sets import VQA_SETS
 
@@ -31,7 +31,7 @@ def pipeline_settings(cfg: DictConfig) -> dict[str, Any]:
             "curriculum": str(cfg.curriculum.name),
             "curriculum_stages": [str(s) for s in cfg.curriculum.stages],
             "mentors": [spec.name for spec in model_specs(cfg.mentors)],
-            "judge": rule_judge(cfg.judge).describe() if is_rule_judge(cfg.judge) else judge_spec(cfg.judge).name,
+            "judge": "rules" if is_rule_judge(cfg.judge) else judge_spec(cfg.judge).name,
             "model": str(cfg.model.name),
             "data_mix": str(cfg.data_mix.name)}
 

@@ -33,12 +33,6 @@ class RuleJudge:
             return True
         return self.lenience_seed is not None and stand_in_verdict(gold, answer, self.lenience_seed)
 
-    def describe(self) -> str:
-        if self.lenience_seed is None:
-            return "rule-based judge: an exact match after normalization is correct, anything else wrong"
-        return ("rule-based demo judge: an exact match is correct; otherwise a fixed rule on the answers' last "
-                f"words (seed {self.lenience_seed}) decides; it knows no medicine")
-
 
 def is_rule_judge(judge: Mapping[str, Any]) -> bool:
     """True for a judge config (conf/judge) that asks for the rule."""
