@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,7 +120,7 @@ def _train_stage(settings: TrainSettings, name: str, path: str, stage_dir: str, 
                      num_workers=settings.num_workers, group_factor=settings.group_factor,
                      progress=settings.progress)
     steps = data.optimizer_steps(trainer.world_size) * settings.epochs_per_stage
-    module = LoRAFineTune(model, settings.optim, total_steps=steps)
+    module = LoRAFineTune(model, settings.optim, total_steps=steps, loss_window=accumulate)
     if logger and trainer.is_global_zero:
         # `stage` is the pipeline stage (train) in every run of an arm: the curriculum's own stage is apart
         logger.log_hyperparams({**(config_to_log or {}), "curriculum_stage": name,
@@ -138,7 +139,7 @@ def _train_stage(settings: TrainSettings, name: str, path: str, stage_dir: str, 
     record = {"stage": name, "data": path, "adapter": os.path.join(stage_dir, ADAPTER_DIR),
               "optimizer_steps": steps, "accumulate": accumulate, "world_size": trainer.world_size,
               "seconds_this_run": round(time.time() - started, 2), "continued_from": previous,
-              **step_losses(module.micro_losses, accumulate, resumed=resume_from is not None),
+              **step_losses(module.first_losses, module.last_losses, resumed=resume_from is not None),
               **data.measured.summary(len(data.samples)),
               "sources": data.sources(), **trainable_summary(model)}
     if trainer.is_global_zero:
@@ -166,11 +167,13 @@ def _save_stage(model: Any, processor: Any, stage_dir: str, record: dict, save_m
     atomic_write_json(os.path.join(stage_dir, STAGE_DONE), record)
 
 
-def step_losses(micro_losses: list[float], accumulate: int, resumed: bool) -> dict:
+def step_losses(first: Sequence[Any], last: Sequence[Any], resumed: bool) -> dict:
     """{first_loss, final_loss}: the mean loss over the micro-batches of the stage's first and of its
-    last optimizer step. A resumed stage did not see its first step in this process: no first_loss."""
-    if not micro_losses:
+    last optimizer step (LoRAFineTune.first_losses / last_losses). A resumed stage did not see its first
+    step in this process: no first_loss."""
+    def mean(losses: Sequence[Any]) -> float:
+        return round(sum(float(t) for t in losses) / len(losses), 6)
+
+    if not last:
         return {"first_loss": None, "final_loss": None}
-    n = max(1, min(accumulate, len(micro_losses)))
-    first = None if resumed else round(sum(micro_losses[:n]) / n, 6)
-    return {"first_loss": first, "final_loss": round(sum(micro_losses[-n:]) / n, 6)}
+    return {"first_loss": None if resumed or not first else mean(first), "final_loss": mean(last)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ class OptimConfig:
 
 
 class LoRAFineTune(pl.LightningModule):
-    def __init__(self, model: Any, optim: OptimConfig, total_steps: int) -> None:
+    def __init__(self, model: Any, optim: OptimConfig, total_steps: int, loss_window: int = 1) -> None:
         super().__init__()
         if total_steps < 1:
             raise ValueError("a stage needs at least one optimizer step")
@@ -36,15 +37,22 @@ class LoRAFineTune(pl.LightningModule):
         self.strict_loading = False
         self._flops = flops_model(model)
         self.flops_per_batch: float = 0.0  # read by Lightning's ThroughputMonitor after each batch
-        # Every micro-batch's loss in this process, in order: the stage record reports the mean over
-        # its first and its last optimizer step (one micro-batch's loss is too noisy to compare).
-        self.micro_losses: list[float] = []
+        # The losses of the first and of the latest `loss_window` micro-batches (one optimizer step's
+        # worth) seen by this process: the stage record reports the mean of each (one micro-batch's
+        # loss is too noisy to compare). Kept as tensors, read once at the stage's end: turning each
+        # into a float would wait for the GPU at every micro-batch.
+        self.loss_window = max(1, int(loss_window))
+        self.first_losses: list[Any] = []
+        self.last_losses: collections.deque = collections.deque(maxlen=self.loss_window)
 
     def training_step(self, batch: dict, batch_idx: int) -> Any:
         self.flops_per_batch = self._flops.batch(batch["input_ids"], batch["attention_mask"],
                                                  batch.get("pixel_values"))
         loss = self.model(**batch).loss
-        self.micro_losses.append(float(loss.detach()))
+        kept = loss.detach()
+        if len(self.first_losses) < self.loss_window:
+            self.first_losses.append(kept)
+        self.last_losses.append(kept)
         size = batch["input_ids"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True, batch_size=size)
